@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device probing for mkfs and fsck (see pmcfs_probe.h): sysfs, libndctl,
+ * libdaxctl and libblkid. Read-only throughout: nothing here opens a
+ * device for writing or with O_EXCL.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <blkid/blkid.h>
+#include <ndctl/libndctl.h>
+#include <daxctl/libdaxctl.h>
+#include "pmcfs_probe.h"
+
+#define SECTOR_SHIFT	9
+
+static void copy_str(char *dst, size_t sz, const char *src)
+{
+	if (sz)
+		snprintf(dst, sz, "%s", src ? src : "");
+}
+
+int pmcfs_probe_kind(const char *path, enum pmcfs_probe_kind *ret_kind)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode))
+		*ret_kind = PMCFS_PROBE_IMAGE;
+	else if (S_ISBLK(st.st_mode))
+		*ret_kind = PMCFS_PROBE_BLOCK;
+	else if (S_ISCHR(st.st_mode) && strncmp(path, "/dev/dax", 8) == 0)
+		*ret_kind = PMCFS_PROBE_DAX;
+	else if (S_ISCHR(st.st_mode)) {
+		/* A dax device under another name: sysfs knows its subsystem. */
+		char link[PATH_MAX], sub[PATH_MAX];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/sys/dev/char/%u:%u/subsystem",
+			 major(st.st_rdev), minor(st.st_rdev));
+		n = readlink(link, sub, sizeof(sub) - 1);
+		sub[n > 0 ? n : 0] = '\0';
+		*ret_kind = strstr(sub, "/dax") ? PMCFS_PROBE_DAX : PMCFS_PROBE_OTHER;
+	} else
+		*ret_kind = PMCFS_PROBE_OTHER;
+	return 0;
+}
+
+/* The sysfs directory of a device node, and its kernel name (basename). */
+static int sysfs_dir(const char *path, char *dir, size_t dirsz, const char **ret_name,
+		     dev_t *ret_rdev)
+{
+	char link[64], *real;
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -ENODEV;
+	snprintf(link, sizeof(link), "/sys/dev/%s/%u:%u",
+		 S_ISBLK(st.st_mode) ? "block" : "char",
+		 major(st.st_rdev), minor(st.st_rdev));
+	real = realpath(link, NULL);
+	if (!real)
+		return -errno;
+	copy_str(dir, dirsz, real);
+	free(real);
+	if (ret_name)
+		*ret_name = strrchr(dir, '/') + 1;
+	if (ret_rdev)
+		*ret_rdev = st.st_rdev;
+	return 0;
+}
+
+/* Read a small sysfs attribute; -errno if it is missing. */
+static int sysfs_read(const char *dir, const char *attr, char *buf, size_t sz)
+{
+	char p[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, attr);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sz - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static uint64_t sysfs_u64(const char *dir, const char *attr)
+{
+	char buf[64];
+
+	return sysfs_read(dir, attr, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 0);
+}
+
+/* ---- bad-block lists ---------------------------------------------------- */
+
+static int range_push(struct pmcfs_badrange **v, size_t *n, uint64_t start, uint64_t len)
+{
+	struct pmcfs_badrange *nv;
+
+	/* Grow at powers of two; realloc only when n hits one. */
+	if ((*n & (*n - 1)) == 0) {
+		size_t cap = *n ? *n * 2 : 8;
+
+		if (cap > SIZE_MAX / sizeof(**v))
+			return -ENOMEM;
+		nv = realloc(*v, cap * sizeof(**v));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+	}
+	(*v)[*n].start = start;
+	(*v)[*n].len = len;
+	(*n)++;
+	return 0;
+}
+
+/* Sectors [s, s+len) to the 4 KiB blocks touching them (rounded outward). */
+static int push_sectors(struct pmcfs_badrange **v, size_t *n, uint64_t s, uint64_t len)
+{
+	const unsigned per = PMCFS_BLOCK_SIZE >> SECTOR_SHIFT;
+	uint64_t first, last;
+
+	if (len == 0)
+		return 0;
+	if (s > UINT64_MAX - len)
+		return -ERANGE;
+	first = s / per;
+	last = (s + len - 1) / per;
+	return range_push(v, n, first, last - first + 1);
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct pmcfs_badrange *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void pmcfs_badranges_normalize(struct pmcfs_badrange *v, size_t *n)
+{
+	size_t i, o = 0;
+
+	if (*n == 0)
+		return;
+	qsort(v, *n, sizeof(*v), cmp_range);
+	for (i = 1; i < *n; i++) {
+		uint64_t end = v[o].start + v[o].len;
+
+		if (v[i].start <= end) {
+			uint64_t iend = v[i].start + v[i].len;
+
+			if (iend > end)
+				v[o].len = iend - v[o].start;
+		} else
+			v[++o] = v[i];
+	}
+	*n = o + 1;
+}
+
+/* Parse "SECTOR [LEN]" lines; each line is handed to fn in sectors. */
+typedef int (*sector_fn)(void *ctx, uint64_t s, uint64_t len);
+
+static int parse_sector_lines(const char *text, sector_fn fn, void *ctx, unsigned *ret_line)
+{
+	unsigned line = 0;
+	const char *p = text;
+
+	while (*p) {
+		const char *eol = strchrnul(p, '\n');
+		char buf[128], *s, *end;
+		unsigned long long a, b = 1;
+		int rc;
+
+		line++;
+		if (ret_line)
+			*ret_line = line;
+		if ((size_t)(eol - p) >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, p, eol - p);
+		buf[eol - p] = '\0';
+		p = *eol ? eol + 1 : eol;
+		buf[strcspn(buf, "#")] = '\0';
+		s = buf + strspn(buf, " \t\r");
+		if (!*s)
+			continue;
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		errno = 0;
+		a = strtoull(s, &end, 10);
+		if (errno)
+			return -EINVAL;
+		s = end + strspn(end, " \t\r");
+		if (*s) {
+			if (*s < '0' || *s > '9')
+				return -EINVAL;
+			b = strtoull(s, &end, 10);
+			if (errno || b == 0)
+				return -EINVAL;
+			s = end + strspn(end, " \t\r");
+			if (*s)
+				return -EINVAL;
+		}
+		rc = fn(ctx, a, b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+struct bb_ctx {
+	struct pmcfs_badrange **v;
+	size_t *n;
+	uint64_t base, nsect;	/* clip window in sectors; nsect 0 = none */
+};
+
+static int bb_add(void *ctx, uint64_t s, uint64_t len)
+{
+	struct bb_ctx *c = ctx;
+
+	if (c->nsect) {
+		uint64_t lo = c->base, hi = c->base + c->nsect;
+
+		if (s >= hi || s + len <= lo)
+			return 0;
+		if (s < lo) {
+			len -= lo - s;
+			s = lo;
+		}
+		if (s + len > hi)
+			len = hi - s;
+		s -= lo;
+	}
+	return push_sectors(c->v, c->n, s, len);
+}
+
+int pmcfs_badblocks_parse(const char *text, struct pmcfs_badrange **v, size_t *n,
+			  unsigned *ret_line)
+{
+	struct bb_ctx c = { .v = v, .n = n };
+
+	return parse_sector_lines(text, bb_add, &c, ret_line);
+}
+
+/* ---- namespaces: libndctl, then libdaxctl -------------------------------- */
+
+static const char *mode_name(enum ndctl_namespace_mode m)
+{
+	switch (m) {
+	case NDCTL_NS_MODE_FSDAX:	return "fsdax";
+	case NDCTL_NS_MODE_SECTOR:	return "sector";
+	case NDCTL_NS_MODE_RAW:		return "raw";
+	case NDCTL_NS_MODE_DEVDAX:	return "devdax";
+	default:			return "unknown";
+	}
+}
+
+/*
+ * Walk buses, regions and namespaces for the one whose block device (raw,
+ * btt or pfn personality) or dax device is devname. With bad set, also
+ * collect the region's bad blocks for a devdax device (it has no block
+ * device and so no badblocks attribute of its own).
+ */
+static int ndctl_lookup(const char *devname, struct pmcfs_ns_info *ret,
+			struct pmcfs_badrange **bad, size_t *nbad)
+{
+	struct ndctl_ctx *ctx;
+	struct ndctl_bus *bus;
+	struct ndctl_region *region;
+	struct ndctl_namespace *ndns;
+	int rc = 0;
+
+	if (ndctl_new(&ctx) < 0)
+		return 0;	/* no libnvdimm here: nothing to find */
+	ndctl_bus_foreach(ctx, bus) ndctl_region_foreach(bus, region)
+	ndctl_namespace_foreach(region, ndns) {
+		struct ndctl_btt *btt = ndctl_namespace_get_btt(ndns);
+		struct ndctl_pfn *pfn = ndctl_namespace_get_pfn(ndns);
+		struct ndctl_dax *dax = ndctl_namespace_get_dax(ndns);
+		const char *bdev = NULL;
+
+		ret->align = 0;
+		if (btt) {
+			bdev = ndctl_btt_get_block_device(btt);
+			copy_str(ret->mode, sizeof(ret->mode), "sector");
+		} else if (pfn) {
+			bdev = ndctl_pfn_get_block_device(pfn);
+			copy_str(ret->mode, sizeof(ret->mode), "fsdax");
+			ret->align = ndctl_pfn_get_align(pfn);
+		} else if (dax) {
+			struct daxctl_region *dr = ndctl_dax_get_daxctl_region(dax);
+			struct daxctl_dev *dd;
+
+			daxctl_dev_foreach(dr, dd) {
+				if (strcmp(daxctl_dev_get_devname(dd), devname))
+					continue;
+				copy_str(ret->mode, sizeof(ret->mode), "devdax");
+				ret->size = daxctl_dev_get_size(dd);
+				ret->align = daxctl_dev_get_align(dd);
+				if (!ret->align)
+					ret->align = ndctl_dax_get_align(dax);
+				bdev = devname;
+				if (bad) {
+					/* Region sectors -> device-relative sectors. */
+					struct bb_ctx c = { .v = bad, .n = nbad };
+					struct badblock *bb;
+					uint64_t res = daxctl_dev_get_resource(dd);
+					uint64_t rres = ndctl_region_get_resource(region);
+
+					c.base = (res - rres) >> SECTOR_SHIFT;
+					c.nsect = ret->size >> SECTOR_SHIFT;
+					ndctl_region_badblock_foreach(region, bb) {
+						rc = bb_add(&c, bb->offset, bb->len);
+						if (rc)
+							goto out;
+					}
+				}
+				break;
+			}
+		} else {
+			bdev = ndctl_namespace_get_block_device(ndns);
+			/* A legacy e820 namespace is fsdax without a pfn device. */
+			copy_str(ret->mode, sizeof(ret->mode),
+				 mode_name(ndctl_namespace_get_mode(ndns)));
+		}
+		if (!bdev || strcmp(bdev, devname))
+			continue;
+		ret->found = true;
+		ret->dax = !strcmp(ret->mode, "fsdax") || !strcmp(ret->mode, "devdax");
+		copy_str(ret->name, sizeof(ret->name), ndctl_namespace_get_devname(ndns));
+		copy_str(ret->devname, sizeof(ret->devname), devname);
+		copy_str(ret->region, sizeof(ret->region), ndctl_region_get_devname(region));
+		goto out;
+	}
+	memset(ret, 0, sizeof(*ret));
+out:
+	ndctl_unref(ctx);
+	return rc;
+}
+
+/* A dax device not backed by an NVDIMM namespace (hmem, CXL). */
+static void daxctl_lookup(const char *devname, struct pmcfs_ns_info *ret)
+{
+	struct daxctl_ctx *ctx;
+	struct daxctl_region *r;
+	struct daxctl_dev *d;
+
+	if (daxctl_new(&ctx) < 0)
+		return;
+	daxctl_region_foreach(ctx, r) daxctl_dev_foreach(r, d) {
+		if (strcmp(daxctl_dev_get_devname(d), devname))
+			continue;
+		ret->found = true;
+		ret->dax = true;
+		copy_str(ret->name, sizeof(ret->name), devname);
+		copy_str(ret->mode, sizeof(ret->mode), "devdax");
+		copy_str(ret->devname, sizeof(ret->devname), devname);
+		copy_str(ret->region, sizeof(ret->region), daxctl_region_get_devname(r));
+		ret->size = daxctl_dev_get_size(d);
+		ret->align = daxctl_dev_get_align(d);
+		goto out;
+	}
+out:
+	daxctl_unref(ctx);
+}
+
+/* Resolve a partition to its whole disk: dir and name, plus its start. */
+static void whole_disk(char *dir, const char **name, uint64_t *start, uint64_t *nsect)
+{
+	*start = 0;
+	*nsect = sysfs_u64(dir, "size");
+	if (access(strcat(dir, "/partition"), F_OK) == 0) {
+		*strrchr(dir, '/') = '\0';
+		*start = sysfs_u64(dir, "start");
+		*strrchr(dir, '/') = '\0';
+		*name = strrchr(dir, '/') + 1;
+	} else
+		*strrchr(dir, '/') = '\0';
+}
+
+static int probe_ns(const char *path, struct pmcfs_ns_info *ret,
+		    struct pmcfs_badrange **bad, size_t *nbad)
+{
+	enum pmcfs_probe_kind kind;
+	char dir[PATH_MAX];
+	const char *name;
+	uint64_t start, nsect;
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	rc = pmcfs_probe_kind(path, &kind);
+	if (rc || kind == PMCFS_PROBE_IMAGE || kind == PMCFS_PROBE_OTHER)
+		return rc;
+	rc = sysfs_dir(path, dir, sizeof(dir), &name, NULL);
+	if (rc)
+		return rc;
+	if (kind == PMCFS_PROBE_DAX) {
+		rc = ndctl_lookup(name, ret, bad, nbad);
+		if (!rc && !ret->found)
+			daxctl_lookup(name, ret);
+		return rc;
+	}
+	whole_disk(dir, &name, &start, &nsect);
+	rc = ndctl_lookup(name, ret, NULL, NULL);
+	if (!rc && ret->found)
+		ret->size = sysfs_u64(dir, "size") << SECTOR_SHIFT;
+	if (!rc && bad) {
+		/* The disk's list, clipped and rebased to a partition. */
+		char text[65536];
+		struct bb_ctx c = { .v = bad, .n = nbad, .base = start, .nsect = nsect };
+
+		if (sysfs_read(dir, "badblocks", text, sizeof(text)) == 0)
+			rc = parse_sector_lines(text, bb_add, &c, NULL);
+	}
+	return rc;
+}
+
+int pmcfs_probe_namespace(const char *path, struct pmcfs_ns_info *ret)
+{
+	return probe_ns(path, ret, NULL, NULL);
+}
+
+int pmcfs_probe_badblocks(const char *path, struct pmcfs_badrange **ret, size_t *ret_n)
+{
+	struct pmcfs_ns_info ns;
+	int rc;
+
+	*ret = NULL;
+	*ret_n = 0;
+	rc = probe_ns(path, &ns, ret, ret_n);
+	if (rc) {
+		free(*ret);
+		*ret = NULL;
+		*ret_n = 0;
+		return rc;
+	}
+	pmcfs_badranges_normalize(*ret, ret_n);
+	return 0;
+}
+
+/* ---- foreign signatures: libblkid --------------------------------------- */
+
+/*
+ * devdax has no read(2), so libblkid cannot probe it directly: copy its
+ * head and tail (where every signature libblkid knows lives) into a
+ * sparse memfd of the same size and probe that.
+ */
+#define DAX_PROBE_SPAN	(1u << 20)
+
+static int dax_shadow(const char *path, int *ret_fd)
+{
+	struct pmcfs_dev *dev;
+	uint64_t size, off[2];
+	void *buf;
+	int fd, rc, i;
+
+	rc = pmcfs_dev_open(path, PMCFS_DEV_RDONLY, &dev);
+	if (rc)
+		return rc;
+	size = dev->size;
+	fd = memfd_create("pmcfs-probe", MFD_CLOEXEC);
+	buf = malloc(DAX_PROBE_SPAN);
+	if (fd < 0 || !buf || ftruncate(fd, size) < 0) {
+		rc = -errno ? -errno : -ENOMEM;
+		goto out;
+	}
+	off[0] = 0;
+	off[1] = size > DAX_PROBE_SPAN ? size - DAX_PROBE_SPAN : 0;
+	for (i = 0; i < 2; i++) {
+		size_t len = size - off[i] < DAX_PROBE_SPAN ? size - off[i] : DAX_PROBE_SPAN;
+
+		rc = pmcfs_dev_read(dev, buf, len, off[i]);
+		if (rc)
+			goto out;
+		if (pwrite(fd, buf, len, off[i]) != (ssize_t)len) {
+			rc = -EIO;
+			goto out;
+		}
+	}
+out:
+	free(buf);
+	pmcfs_dev_close(dev);
+	if (rc && fd >= 0)
+		close(fd);
+	else
+		*ret_fd = fd;
+	return rc;
+}
+
+static void sig_value(blkid_probe pr, const char *name, char *dst, size_t sz)
+{
+	const char *v = NULL;
+
+	if (blkid_probe_lookup_value(pr, name, &v, NULL) == 0)
+		copy_str(dst, sz, v);
+}
+
+int pmcfs_probe_signatures(const char *path, struct pmcfs_signature **ret, size_t *ret_n)
+{
+	enum pmcfs_probe_kind kind;
+	struct pmcfs_signature *v = NULL, *nv;
+	blkid_probe pr;
+	size_t n = 0;
+	int rc, fd = -1;
+
+	*ret = NULL;
+	*ret_n = 0;
+	rc = pmcfs_probe_kind(path, &kind);
+	if (rc)
+		return rc;
+	if (kind == PMCFS_PROBE_DAX) {
+		rc = dax_shadow(path, &fd);
+		if (rc)
+			return rc;
+		pr = blkid_new_probe();
+		if (pr && blkid_probe_set_device(pr, fd, 0, 0) < 0) {
+			blkid_free_probe(pr);
+			pr = NULL;
+		}
+	} else
+		pr = blkid_new_probe_from_filename(path);	/* O_RDONLY, no O_EXCL */
+	if (!pr) {
+		rc = errno ? -errno : -EIO;
+		goto out;
+	}
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE |
+					  BLKID_SUBLKS_MAGIC);
+	blkid_probe_enable_partitions(pr, 1);
+	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+	/* As wipefs(8) lists them: each do_probe moves to the next signature. */
+	while (blkid_do_probe(pr) == 0) {
+		struct pmcfs_signature s = { 0 };
+		char off[32] = "", *end;
+		const char *magic;
+		size_t mlen = 0;
+
+		if (blkid_probe_lookup_value(pr, "TYPE", NULL, NULL) == 0) {
+			sig_value(pr, "TYPE", s.type, sizeof(s.type));
+			sig_value(pr, "USAGE", s.usage, sizeof(s.usage));
+			sig_value(pr, "SBMAGIC_OFFSET", off, sizeof(off));
+			if (blkid_probe_lookup_value(pr, "SBMAGIC", &magic, &mlen))
+				mlen = 0;
+		} else if (blkid_probe_lookup_value(pr, "PTTYPE", NULL, NULL) == 0) {
+			sig_value(pr, "PTTYPE", s.type, sizeof(s.type));
+			copy_str(s.usage, sizeof(s.usage), "partition table");
+			sig_value(pr, "PTMAGIC_OFFSET", off, sizeof(off));
+			if (blkid_probe_lookup_value(pr, "PTMAGIC", &magic, &mlen))
+				mlen = 0;
+		} else
+			continue;
+		s.offset = strtoull(off, &end, 10);
+		s.len = mlen;
+		if (n % 8 == 0) {
+			nv = realloc(v, (n + 8) * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[n++] = s;
+	}
+	blkid_free_probe(pr);
+	if (rc == 0) {
+		*ret = v;
+		*ret_n = n;
+		v = NULL;
+	}
+out:
+	free(v);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int pmcfs_probe_signature(const char *path, char *type, size_t typesz, bool *found)
+{
+	struct pmcfs_signature *v;
+	size_t n;
+	int rc;
+
+	*found = false;
+	rc = pmcfs_probe_signatures(path, &v, &n);
+	if (rc)
+		return rc;
+	if (n) {
+		*found = true;
+		copy_str(type, typesz, v[0].type);
+	}
+	free(v);
+	return 0;
+}
+
+/* ---- mounted, swap, held, loop-backed ------------------------------------ */
+
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';
+}
+
+/* Is block device d the device dev, or a partition of it? */
+static bool same_or_part(dev_t d, dev_t dev)
+{
+	char link[64], p[PATH_MAX], buf[32];
+	unsigned ma, mi;
+
+	if (d == dev)
+		return true;
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(d), minor(d));
+	if (!realpath(link, p) || access(strcat(p, "/partition"), F_OK))
+		return false;
+	*strrchr(p, '/') = '\0';
+	*strrchr(p, '/') = '\0';
+	if (sysfs_read(p, "dev", buf, sizeof(buf)) || sscanf(buf, "%u:%u", &ma, &mi) != 2)
+		return false;
+	return makedev(ma, mi) == dev;
+}
+
+/* First mount of block device dev (or a partition of it), or of source path. */
+static int find_mount(dev_t dev, const char *realsrc, char *mnt, size_t sz, bool *found)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	*found = false;
+	if (!f)
+		return -errno;
+	while (!*found && getline(&line, &cap, f) > 0) {
+		char point[PATH_MAX], src[PATH_MAX], *sep;
+		unsigned ma, mi;
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, point) != 3)
+			continue;
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(sep, " - %*s %4095s", src) != 1)
+			continue;
+		unescape(point);
+		unescape(src);
+		if ((dev && ma && same_or_part(makedev(ma, mi), dev)) ||
+		    (realsrc && src[0] == '/' && !strcmp(src, realsrc))) {
+			*found = true;
+			copy_str(mnt, sz, point);
+		}
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static bool in_swaps(const struct stat *st)
+{
+	FILE *f = fopen("/proc/swaps", "re");
+	char name[PATH_MAX];
+	bool hit = false;
+	struct stat s;
+
+	if (!f)
+		return false;
+	if (fscanf(f, "%*[^\n]") == EOF) {	/* header line */
+		fclose(f);
+		return false;
+	}
+	while (!hit && fscanf(f, " %4095s %*[^\n]", name) == 1) {
+		unescape(name);
+		if (stat(name, &s) == 0)
+			hit = S_ISBLK(st->st_mode) ? s.st_rdev == st->st_rdev :
+			      s.st_dev == st->st_dev && s.st_ino == st->st_ino;
+	}
+	fclose(f);
+	return hit;
+}
+
+int pmcfs_probe_mounted(const char *path, char *mntpoint, size_t sz, bool *mounted)
+{
+	struct stat st;
+	char *real;
+	DIR *d;
+	struct dirent *de;
+	int rc;
+
+	*mounted = false;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (in_swaps(&st)) {
+		*mounted = true;
+		copy_str(mntpoint, sz, "[swap]");
+		return 0;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		real = realpath(path, NULL);
+		rc = find_mount(st.st_rdev, real, mntpoint, sz, mounted);
+		free(real);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	/* An image: mounted through any loop device it backs? */
+	d = opendir("/sys/block");
+	if (!d)
+		return 0;
+	rc = 0;
+	while (!*mounted && (de = readdir(d))) {
+		char dir[PATH_MAX], back[PATH_MAX], devno[32], mnt[PATH_MAX];
+		struct stat bs;
+		unsigned ma, mi;
+		char *del;
+
+		if (strncmp(de->d_name, "loop", 4))
+			continue;
+		snprintf(dir, sizeof(dir), "/sys/block/%s", de->d_name);
+		if (sysfs_read(dir, "loop/backing_file", back, sizeof(back)))
+			continue;
+		del = strstr(back, " (deleted)");
+		if (del)
+			*del = '\0';
+		if (stat(back, &bs) || bs.st_dev != st.st_dev || bs.st_ino != st.st_ino)
+			continue;
+		if (sysfs_read(dir, "dev", devno, sizeof(devno)) ||
+		    sscanf(devno, "%u:%u", &ma, &mi) != 2)
+			continue;
+		rc = find_mount(makedev(ma, mi), NULL, mnt, sizeof(mnt), mounted);
+		if (*mounted && sz)
+			snprintf(mntpoint, sz, "%s (via /dev/%s)", mnt, de->d_name);
+	}
+	closedir(d);
+	return rc;
+}
+
+int pmcfs_probe_holder(const char *path, char *holder, size_t sz, bool *held)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int rc;
+
+	*held = false;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode))
+		return 0;
+	rc = sysfs_dir(path, dir, sizeof(dir) - 16, NULL, NULL);
+	if (rc)
+		return rc;
+	d = opendir(strcat(dir, "/holders"));
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		*held = true;
+		copy_str(holder, sz, de->d_name);
+		break;
+	}
+	closedir(d);
+	return 0;
+}
+
+int pmcfs_probe_dax(const char *path, bool *dax)
+{
+	enum pmcfs_probe_kind kind;
+	blkid_probe pr;
+	blkid_topology tp;
+	int rc;
+
+	*dax = false;
+	rc = pmcfs_probe_kind(path, &kind);
+	if (rc)
+		return rc;
+	if (kind == PMCFS_PROBE_DAX) {
+		*dax = true;
+		return 0;
+	}
+	if (kind != PMCFS_PROBE_BLOCK)
+		return 0;
+	pr = blkid_new_probe_from_filename(path);
+	if (!pr)
+		return errno ? -errno : -EIO;
+	tp = blkid_probe_get_topology(pr);
+	if (tp)
+		*dax = blkid_topology_get_dax(tp) != 0;
+	blkid_free_probe(pr);
+	return 0;
+}
