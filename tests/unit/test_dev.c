@@ -2,7 +2,9 @@
 /*
  * Device layer: image file, in-memory and recording backends, the
  * bounds and read-only checks of the front end, pmcfs_dev_open()'s
- * dispatch, and O_EXCL on a loop device (root only).
+ * dispatch, O_EXCL on a loop device (root only), and a real fsdax block
+ * device and devdax when PMEMVM_FSDAX / PMEMVM_DEVDAX name them
+ * (tests/vm/pmemvm -m fsdax,devdax sets both).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -326,51 +328,111 @@ static int run(const char *cmd, char *out, size_t outsize)
 	return st == 0 ? 0 : -1;
 }
 
-static void test_block_excl(void)
+/* O_EXCL on a block device of at least 4 MiB whose contents may be lost. */
+static void test_block_dev(const char *path)
+{
+	struct pmcfs_dev *dev = NULL, *dev2 = NULL;
+	uint8_t a[4096], b[4096];
+
+	CHECK(pmcfs_dev_open(path, PMCFS_DEV_EXCL, &dev) == 0);
+	if (!dev)
+		return;
+	CHECK(dev->kind == PMCFS_DEV_BLOCK);
+	CHECK(dev->size >= 4 * MiB);
+	/* Busy while the first handle holds it. */
+	CHECK(pmcfs_dev_open(path, PMCFS_DEV_EXCL, &dev2) == -EBUSY);
+	CHECK(dev2 == NULL);
+	CHECK(pmcfs_dev_open(path, PMCFS_DEV_EXCL | PMCFS_DEV_RDONLY, &dev2) == -EBUSY);
+	/* Without EXCL nothing is claimed or refused. */
+	CHECK(pmcfs_dev_open(path, PMCFS_DEV_RDONLY, &dev2) == 0);
+	pmcfs_dev_close(dev2);
+
+	exercise_rw(dev);
+	fill(a, sizeof(a), 5);
+	CHECK(pmcfs_dev_write(dev, a, sizeof(a), 3 * MiB + 512) == 0);
+	CHECK(pmcfs_dev_flush(dev) == 0);
+	pmcfs_dev_close(dev);
+
+	/* Closed: free again, and the data is there. */
+	CHECK(pmcfs_dev_open(path, PMCFS_DEV_EXCL | PMCFS_DEV_RDONLY, &dev) == 0);
+	if (!dev)
+		return;
+	CHECK(pmcfs_dev_read(dev, b, sizeof(b), 3 * MiB + 512) == 0);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	pmcfs_dev_close(dev);
+}
+
+static void test_block_loop(void)
 {
 	const char *img = make_image("loop", 8 * MiB);
-	struct pmcfs_dev *dev = NULL, *dev2 = NULL;
 	char cmd[1024], loop[128], junk[128];
 	uint8_t a[4096], b[4096];
 	int fd;
 
-	if (geteuid() != 0) {
-		printf("test_dev: block: SKIP (needs root for losetup)\n");
+	if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
+		printf("test_dev: loop: SKIP (needs root and loop devices)\n");
 		return;
 	}
 	snprintf(cmd, sizeof(cmd), "losetup -f --show '%s' 2>/dev/null", img);
 	CHECK(run(cmd, loop, sizeof(loop)) == 0 && loop[0] == '/');
 	if (loop[0] != '/')
 		return;
-
-	CHECK(pmcfs_dev_open(loop, PMCFS_DEV_EXCL, &dev) == 0);
-	if (dev) {
-		CHECK(dev->kind == PMCFS_DEV_BLOCK);
-		CHECK(dev->size == 8 * MiB);
-		/* Busy while the first handle holds it. */
-		CHECK(pmcfs_dev_open(loop, PMCFS_DEV_EXCL, &dev2) == -EBUSY);
-		CHECK(dev2 == NULL);
-		CHECK(pmcfs_dev_open(loop, PMCFS_DEV_EXCL | PMCFS_DEV_RDONLY, &dev2) == -EBUSY);
-
-		exercise_rw(dev);
-		fill(a, sizeof(a), 5);
-		CHECK(pmcfs_dev_write(dev, a, sizeof(a), 3 * MiB + 512) == 0);
-		CHECK(pmcfs_dev_flush(dev) == 0);
-		pmcfs_dev_close(dev);
-
-		/* Flushed through the loop device into the backing file. */
-		fd = open(img, O_RDONLY);
-		CHECK(fd >= 0);
-		CHECK(pread(fd, b, sizeof(b), 3 * MiB + 512) == (ssize_t)sizeof(b));
-		CHECK(memcmp(a, b, sizeof(a)) == 0);
-		close(fd);
-
-		/* Closed: free again. */
-		CHECK(pmcfs_dev_open(loop, PMCFS_DEV_EXCL, &dev) == 0);
-		pmcfs_dev_close(dev);
-	}
+	test_block_dev(loop);
 	snprintf(cmd, sizeof(cmd), "losetup -d '%s'", loop);
 	CHECK(run(cmd, junk, sizeof(junk)) == 0);
+
+	/* Flushed through the loop device into the backing file. */
+	fill(a, sizeof(a), 5);
+	fd = open(img, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK(pread(fd, b, sizeof(b), 3 * MiB + 512) == (ssize_t)sizeof(b));
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	close(fd);
+}
+
+/* A real pmem block device, e.g. in tests/vm/pmemvm -m fsdax. */
+static void test_block_pmem(void)
+{
+	const char *path = getenv("PMEMVM_FSDAX");
+
+	if (!path || !*path) {
+		printf("test_dev: fsdax: SKIP (no PMEMVM_FSDAX)\n");
+		return;
+	}
+	test_block_dev(path);
+	printf("test_dev: fsdax: %s ok\n", path);
+}
+
+/* Only where a devdax exists, e.g. in tests/vm/pmemvm -m devdax. */
+static void test_devdax(void)
+{
+	const char *path = getenv("PMEMVM_DEVDAX");
+	struct pmcfs_dev *dev = NULL;
+	uint8_t a[4096], b[4096];
+
+	if (!path || !*path) {
+		printf("test_dev: devdax: SKIP (no PMEMVM_DEVDAX)\n");
+		return;
+	}
+	CHECK(pmcfs_dev_open(path, 0, &dev) == 0);
+	if (!dev)
+		return;
+	CHECK(dev->kind == PMCFS_DEV_DAX);
+	CHECK(dev->size >= 2 * MiB);
+	exercise_rw(dev);
+	fill(a, sizeof(a), 9);
+	CHECK(pmcfs_dev_write(dev, a, sizeof(a), 1 * MiB + 3) == 0);
+	CHECK(pmcfs_dev_flush(dev) == 0);
+	pmcfs_dev_close(dev);
+
+	CHECK(pmcfs_dev_open(path, PMCFS_DEV_RDONLY, &dev) == 0);
+	if (!dev)
+		return;
+	CHECK(pmcfs_dev_read(dev, b, sizeof(b), 1 * MiB + 3) == 0);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	CHECK(pmcfs_dev_write(dev, b, sizeof(b), 0) == -EROFS);
+	pmcfs_dev_close(dev);
+	printf("test_dev: devdax: %s ok\n", path);
 }
 
 int main(void)
@@ -388,7 +450,9 @@ int main(void)
 	test_mem();
 	test_record();
 	test_record_rdonly();
-	test_block_excl();
+	test_block_loop();
+	test_block_pmem();
+	test_devdax();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
