@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+/*
+ * scan step 2: hash every file's aligned blocks (XXH3, 64 bits: a match
+ * is only a candidate, the kernel compares the bytes before sharing) and
+ * record where each block lives (FIEMAP), on a pool of threads pulling
+ * files from one counter.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/fiemap.h>
+#include <xxhash.h>
+
+#include "scan_priv.h"
+
+struct pool {
+	struct scan *s;
+	const struct hashfile *hf;
+	atomic_size_t next;
+	atomic_int running;
+};
+
+/*
+ * Physical address of [start, end) if it is one contiguous allocated
+ * run, PHYS_HOLE if nothing there is allocated (holes and unwritten
+ * extents read as zeros and free nothing), else PHYS_UNKNOWN.
+ */
+static uint64_t block_phys(const struct rl_extent *e, size_t n, size_t *cursor,
+			   uint64_t start, uint64_t end)
+{
+	const uint32_t odd = FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC |
+		FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_DATA_INLINE |
+		FIEMAP_EXTENT_DATA_TAIL | FIEMAP_EXTENT_NOT_ALIGNED |
+		FIEMAP_EXTENT_DATA_ENCRYPTED | FIEMAP_EXTENT_UNWRITTEN;
+	size_t c = *cursor;
+	uint64_t phys, pos;
+	bool unwritten = true;
+
+	while (c < n && e[c].logical + e[c].length <= start)
+		c++;
+	*cursor = c;
+	if (c == n || e[c].logical >= end)
+		return PHYS_HOLE;
+	for (size_t k = c; k < n && e[k].logical < end; k++)
+		unwritten &= !!(e[k].flags & FIEMAP_EXTENT_UNWRITTEN);
+	if (e[c].logical > start)
+		return unwritten ? PHYS_HOLE : PHYS_UNKNOWN;
+	if (e[c].flags & odd)
+		return unwritten && e[c].logical + e[c].length >= end ? PHYS_HOLE : PHYS_UNKNOWN;
+	phys = e[c].physical + (start - e[c].logical);
+	pos = e[c].logical + e[c].length;
+	/* A block may span extents that happen to be physically adjacent. */
+	for (size_t k = c + 1; pos < end; k++) {
+		if (k == n || e[k].logical != pos || (e[k].flags & odd) ||
+		    e[k].physical != phys + (pos - start))
+			return PHYS_UNKNOWN;
+		pos += e[k].length;
+	}
+	return phys;
+}
+
+static int hash_file(struct scan *s, const struct hashfile *hf, struct scan_file *f,
+		     void *buf)
+{
+	struct rl_extent *ext = NULL;
+	struct rl_file *rf = NULL;
+	size_t next = 0, cursor = 0, got;
+	char msg[256];
+	uint32_t i;
+	int err;
+
+	err = rl_ops->open(f->path, RL_OPEN_READ | RL_OPEN_NOFOLLOW, &rf);
+	if (err)
+		goto fail;
+	/* Replaced or rewritten since the walk: leave it for the next run. */
+	if (rf->st.st_ino != f->ino || (uint64_t)rf->st.st_size != f->size) {
+		err = -EAGAIN;
+		goto fail;
+	}
+	f->hash = xcalloc(f->nblocks, sizeof(*f->hash));
+	f->phys = xcalloc(f->nblocks, sizeof(*f->phys));
+	if (hf && hashfile_lookup(hf, f)) {
+		f->cached = true;
+	} else {
+		posix_fadvise(rf->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		for (i = 0; i < f->nblocks; i++) {
+			uint64_t len = block_len(s, f, i);
+
+			err = rl_ops->pread(rf, buf, len, (uint64_t)i * s->block_size, &got);
+			if (!err && got != len)
+				err = -EAGAIN;	/* shrank under us */
+			if (err)
+				goto fail;
+			f->hash[i] = XXH3_64bits(buf, len);
+			atomic_fetch_add(&s->bytes_read, len);
+		}
+	}
+	err = rl_ops->fiemap(rf, 0, f->size, &ext, &next);
+	if (err)
+		goto fail;
+	for (i = 0; i < f->nblocks; i++) {
+		uint64_t st = (uint64_t)i * s->block_size;
+
+		f->phys[i] = block_phys(ext, next, &cursor, st, st + block_len(s, f, i));
+	}
+	free(ext);
+	rl_ops->close(rf);
+	return 0;
+fail:
+	if (err == -EAGAIN)
+		error("scan %s: changed during the scan, skipped", f->path);
+	else
+		error("scan %s: %s", f->path, rl_errmsg(err, NULL, msg, sizeof(msg)));
+	free(ext);
+	rl_ops->close(rf);
+	f->failed = true;
+	return err;
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	struct scan *s = p->s;
+	void *buf = xmalloc(s->block_size);
+	size_t i;
+
+	while ((i = atomic_fetch_add(&p->next, 1)) < s->nfiles) {
+		hash_file(s, p->hf, &s->files[i], buf);
+		atomic_fetch_add(&s->files_done, 1);
+	}
+	free(buf);
+	atomic_fetch_sub(&p->running, 1);
+	return NULL;
+}
+
+static void show_progress(struct scan *s, bool last)
+{
+	char a[32], b[32];
+
+	if (last) {
+		fprintf(stderr, "\r\033[K");
+		return;
+	}
+	fprintf(stderr, "\rscan: hashing %llu/%zu files, read %s of %s\033[K",
+		(unsigned long long)atomic_load(&s->files_done), s->nfiles,
+		human_size(atomic_load(&s->bytes_read), a, sizeof(a)),
+		human_size(s->bytes_scanned, b, sizeof(b)));
+	fflush(stderr);
+}
+
+void scan_hash_all(struct scan *s)
+{
+	struct hashfile *hf = s->hashfile ? hashfile_load(s->hashfile, s->block_size) : NULL;
+	unsigned int n = s->threads ? s->threads : 1, i, started = 0;
+	pthread_t *tids = xcalloc(n, sizeof(*tids));
+	struct pool p = { .s = s, .hf = hf };
+	size_t k;
+
+	if (n > s->nfiles)
+		n = s->nfiles ? s->nfiles : 1;
+	atomic_store(&p.running, (int)n);
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&tids[i], NULL, worker, &p)) {
+			atomic_fetch_sub(&p.running, 1);
+			continue;
+		}
+		started++;
+	}
+	if (!started)		/* no threads at all: do it here */
+		worker((atomic_fetch_add(&p.running, 1), &p));
+	while (s->progress && atomic_load(&p.running) > 0) {
+		show_progress(s, false);
+		usleep(200 * 1000);
+	}
+	for (i = 0; i < n; i++)
+		if (tids[i])
+			pthread_join(tids[i], NULL);
+	if (s->progress)
+		show_progress(s, true);
+	for (k = 0; k < s->nfiles; k++) {
+		if (s->files[k].cached)
+			s->files_cached++;
+		if (s->files[k].failed)
+			s->errors++;
+	}
+	free(tids);
+	hashfile_free(hf);
+}
