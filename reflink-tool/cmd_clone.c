@@ -68,6 +68,7 @@ static int clone_file(const char *srcp, const char *dstarg, struct rl_json *js)
 	struct rl_file *src = NULL, *dst = NULL;
 	char *dstp = NULL, *tmp;
 	struct stat st;
+	bool existed;
 	int err;
 
 	if (stat(dstarg, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -77,6 +78,7 @@ static int clone_file(const char *srcp, const char *dstarg, struct rl_json *js)
 	} else {
 		dstp = xstrdup(dstarg);
 	}
+	existed = lstat(dstp, &st) == 0;
 	err = open_for("clone", srcp, dstp, srcp, RL_OPEN_READ, &src);
 	if (!err)
 		err = open_for("clone", srcp, dstp, dstp, RL_OPEN_CREATE, &dst);
@@ -93,6 +95,9 @@ static int clone_file(const char *srcp, const char *dstarg, struct rl_json *js)
 			      (long long)src->st.st_size, strerror(errno));
 		}
 	}
+	/* Do not leave an empty file behind a clone that failed. */
+	if (err && dst && !existed)
+		unlink(dstp);
 	if (js) {
 		rl_json_obj_begin(js, NULL);
 		rl_json_str(js, "command", "clone");
@@ -145,6 +150,8 @@ int cmd_clone_range(const struct rl_cmd *cmd, int argc, char **argv)
 	struct rl_json *js = NULL;
 	uint64_t soff, doff, len;
 	const char *srcp, *dstp;
+	struct stat st;
+	bool existed;
 	int c, err;
 
 	while ((c = rl_getopt(cmd, argc, argv)) != -1) {
@@ -159,6 +166,7 @@ int cmd_clone_range(const struct rl_cmd *cmd, int argc, char **argv)
 	parse_size_arg(cmd, "DST_OFF", argv[optind + 3], &doff);
 	parse_size_arg(cmd, "LEN", argv[optind + 4], &len);
 
+	existed = lstat(dstp, &st) == 0;
 	err = open_for("clone-range", srcp, dstp, srcp, RL_OPEN_READ, &src);
 	if (!err)
 		err = open_for("clone-range", srcp, dstp, dstp, RL_OPEN_CREATE, &dst);
@@ -168,6 +176,8 @@ int cmd_clone_range(const struct rl_cmd *cmd, int argc, char **argv)
 			rl_report_range("clone-range", src, dst, soff,
 					len ? soff + len : (uint64_t)src->st.st_size, err);
 	}
+	if (err && dst && !existed)
+		unlink(dstp);
 	if (js) {
 		rl_json_obj_begin(js, NULL);
 		rl_json_str(js, "command", "clone-range");
