@@ -163,6 +163,8 @@ static int clone_regular(struct tree *t, const char *srcp, const char *dstp)
 out:
 	if (err)
 		failed(t, srcp, err);
+	if (err && dst)		/* no empty file where the clone failed */
+		unlink(dstp);
 	rl_ops->close(src);
 	rl_ops->close(dst);
 	return err;

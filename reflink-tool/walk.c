@@ -69,6 +69,19 @@ static int walk_path(struct rl_walk *w, const char *path, bool top)
 			w->skipped_links++;
 			return 0;
 		}
+		/* Files are opened without following links: hand on the
+		 * target itself. */
+		if (S_ISREG(st.st_mode)) {
+			char *real = realpath(path, NULL);
+
+			if (!real) {
+				w->skipped_links++;
+				return 0;
+			}
+			ret = w->fn(real, &st, w->arg);
+			free(real);
+			return ret;
+		}
 	}
 	if (S_ISREG(st.st_mode))
 		return w->fn(path, &st, w->arg);
