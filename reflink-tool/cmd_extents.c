@@ -211,7 +211,8 @@ static void print_owners(struct ext_ctx *x)
 	uint64_t gstart = 0, gend = 0;
 	size_t i = 0, j, k, nb, ncur = 0, np;
 
-	qsort(x->own, x->nown, sizeof(*x->own), by_physical);
+	if (x->nown > 1)
+		qsort(x->own, x->nown, sizeof(*x->own), by_physical);
 	while (i < x->nown) {
 		uint64_t cend = x->own[i].physical + x->own[i].length;
 

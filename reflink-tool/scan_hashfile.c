@@ -114,7 +114,8 @@ struct hashfile *hashfile_load(const char *path, uint64_t block_size)
 	}
 	free(line);
 	fclose(f);
-	qsort(h->e, h->n, sizeof(*h->e), cmp_entry);
+	if (h->n > 1)
+		qsort(h->e, h->n, sizeof(*h->e), cmp_entry);
 	return h;
 bad:
 	warning("hashfile %s: line %zu: not a version %d hashfile, hashing everything",

@@ -168,7 +168,8 @@ static struct range *coalesce(struct scan *s, struct pair *p, size_t np, size_t 
 	struct range *r = xcalloc(np, sizeof(*r));
 	size_t nr = 0, i;
 
-	qsort(p, np, sizeof(*p), cmp_pair);
+	if (np > 1)
+		qsort(p, np, sizeof(*p), cmp_pair);
 	for (i = 0; i < np; i++) {
 		uint64_t soff = (uint64_t)p[i].sidx * s->block_size;
 		uint64_t doff = (uint64_t)p[i].didx * s->block_size;
