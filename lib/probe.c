@@ -643,8 +643,40 @@ static bool same_or_part(dev_t d, dev_t dev)
 	return makedev(ma, mi) == dev;
 }
 
-/* First mount of block device dev (or a partition of it), or of source path. */
-static int find_mount(dev_t dev, const char *realsrc, char *mnt, size_t sz, bool *found)
+/*
+ * Is block device d (or the disk it is a partition of) a loop device
+ * backed by the file img? Its kernel name goes to name.
+ */
+static bool loop_backs(dev_t d, const struct stat *img, char *name, size_t sz)
+{
+	char link[64], p[PATH_MAX], back[PATH_MAX], *del;
+	struct stat bs;
+
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(d), minor(d));
+	if (!realpath(link, p) || strlen(p) > sizeof(p) - 32)
+		return false;
+	if (access(strcat(p, "/partition"), F_OK) == 0)
+		*strrchr(p, '/') = '\0';
+	*strrchr(p, '/') = '\0';
+	if (sysfs_read(p, "loop/backing_file", back, sizeof(back)))
+		return false;
+	del = strstr(back, " (deleted)");
+	if (del)
+		*del = '\0';
+	if (stat(back, &bs) || bs.st_dev != img->st_dev || bs.st_ino != img->st_ino)
+		return false;
+	copy_str(name, sz, strrchr(p, '/') + 1);
+	return true;
+}
+
+/*
+ * First mount of block device dev (or a partition of it), of source
+ * path realsrc, or (img set) of a loop device backed by the file img.
+ * Only block-backed mounts are looked at, so this costs a few sysfs
+ * reads per real mount, not one per loop device on the system.
+ */
+static int find_mount(dev_t dev, const char *realsrc, const struct stat *img,
+		      char *mnt, size_t sz, bool *found)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
@@ -654,7 +686,7 @@ static int find_mount(dev_t dev, const char *realsrc, char *mnt, size_t sz, bool
 	if (!f)
 		return -errno;
 	while (!*found && getline(&line, &cap, f) > 0) {
-		char point[PATH_MAX], src[PATH_MAX], *sep;
+		char point[PATH_MAX], src[PATH_MAX], *sep, loop[64];
 		unsigned ma, mi;
 
 		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, point) != 3)
@@ -664,8 +696,13 @@ static int find_mount(dev_t dev, const char *realsrc, char *mnt, size_t sz, bool
 			continue;
 		unescape(point);
 		unescape(src);
-		if ((dev && ma && same_or_part(makedev(ma, mi), dev)) ||
-		    (realsrc && src[0] == '/' && !strcmp(src, realsrc))) {
+		if (img) {
+			if (ma && loop_backs(makedev(ma, mi), img, loop, sizeof(loop))) {
+				*found = true;
+				snprintf(mnt, sz, "%s (via /dev/%s)", point, loop);
+			}
+		} else if ((dev && ma && same_or_part(makedev(ma, mi), dev)) ||
+			   (realsrc && src[0] == '/' && !strcmp(src, realsrc))) {
 			*found = true;
 			copy_str(mnt, sz, point);
 		}
@@ -702,8 +739,6 @@ int pmcfs_probe_mounted(const char *path, char *mntpoint, size_t sz, bool *mount
 {
 	struct stat st;
 	char *real;
-	DIR *d;
-	struct dirent *de;
 	int rc;
 
 	*mounted = false;
@@ -714,43 +749,13 @@ int pmcfs_probe_mounted(const char *path, char *mntpoint, size_t sz, bool *mount
 		copy_str(mntpoint, sz, "[swap]");
 		return 0;
 	}
-	if (S_ISBLK(st.st_mode)) {
-		real = realpath(path, NULL);
-		rc = find_mount(st.st_rdev, real, mntpoint, sz, mounted);
-		free(real);
-		return rc;
-	}
-	if (!S_ISREG(st.st_mode))
+	if (S_ISREG(st.st_mode))	/* through a loop device it backs? */
+		return find_mount(0, NULL, &st, mntpoint, sz, mounted);
+	if (!S_ISBLK(st.st_mode))
 		return 0;
-	/* An image: mounted through any loop device it backs? */
-	d = opendir("/sys/block");
-	if (!d)
-		return 0;
-	rc = 0;
-	while (!*mounted && (de = readdir(d))) {
-		char dir[PATH_MAX], back[PATH_MAX], devno[32], mnt[PATH_MAX];
-		struct stat bs;
-		unsigned ma, mi;
-		char *del;
-
-		if (strncmp(de->d_name, "loop", 4))
-			continue;
-		snprintf(dir, sizeof(dir), "/sys/block/%s", de->d_name);
-		if (sysfs_read(dir, "loop/backing_file", back, sizeof(back)))
-			continue;
-		del = strstr(back, " (deleted)");
-		if (del)
-			*del = '\0';
-		if (stat(back, &bs) || bs.st_dev != st.st_dev || bs.st_ino != st.st_ino)
-			continue;
-		if (sysfs_read(dir, "dev", devno, sizeof(devno)) ||
-		    sscanf(devno, "%u:%u", &ma, &mi) != 2)
-			continue;
-		rc = find_mount(makedev(ma, mi), NULL, mnt, sizeof(mnt), mounted);
-		if (*mounted && sz)
-			snprintf(mntpoint, sz, "%s (via /dev/%s)", mnt, de->d_name);
-	}
-	closedir(d);
+	real = realpath(path, NULL);
+	rc = find_mount(st.st_rdev, real, NULL, mntpoint, sz, mounted);
+	free(real);
 	return rc;
 }
 
