@@ -102,6 +102,26 @@ xfs_dax_mount() { # mkfs.xfs with reflink on the fsdax namespace, mounted -o dax
 	ok mount -o dax=always "$FSDAX" "$MNT"
 	grep -q " $MNT xfs .*dax=always" /proc/mounts || fail "$MNT not mounted with dax=always: $(grep " $MNT " /proc/mounts)"
 }
+# dump_run SUB DEV [ARGS...]: pmcfs-dump's argument order is not settled yet;
+# use the first of "SUB DEV ARGS", "DEV SUB ARGS", "SUB ARGS DEV" that is not
+# a usage error (exit 2).  $out holds the output; the status must be 0.
+dump_run() {
+	local sub=$1 dev=$2 st=2 i
+	shift 2
+	local -a forms=("$sub $dev" "$dev $sub" "$sub")
+	for i in 0 1 2; do
+		local -a argv
+		read -r -a argv <<<"${forms[$i]}"
+		argv+=("$@")
+		((i == 2)) && argv+=("$dev")
+		st=0
+		echo "\$ $DUMP ${argv[*]}"
+		out=$("$DUMP" "${argv[@]}" 2>&1) || st=$?
+		printf '%s\n' "$out"
+		((st == 2)) || break
+	done
+	((st == 0)) || fail "pmcfs-dump $sub on $dev: exit $st"
+}
 shared() { filefrag -v "$1" | grep -q shared; } # FIEMAP says an extent is shared
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
@@ -221,7 +241,7 @@ readback() { # dump|fsck DEV
 	uuid=$(sed -n 's/^uuid: *//p' <<<"$out")
 	[[ -n $uuid ]] || fail "mkfs printed no uuid"
 	if [[ $1 == dump ]]; then
-		ok "$DUMP" super "$2"
+		dump_run super "$2"
 		has "$uuid"
 		has 'readback'
 	else
@@ -265,7 +285,7 @@ t_badblocks_sysfs() {
 	has 'bad blocks: +3 \(3 from the device, 0 from the list\)'
 	expect_pmcfs "$FSDAX" $((2 << 20))
 	[[ -x $DUMP ]] || return 0
-	ok "$DUMP" alloc "$FSDAX"
+	dump_run alloc "$FSDAX"
 	has 'bad'
 }
 
@@ -301,12 +321,55 @@ t_reflink_xfs_dax() {
 	ok xfs_repair -n "$FSDAX"
 }
 
+# The device layer's own unit test on the real namespaces (it skips them
+# outside a pmemvm guest).
+t_unit_test_dev() {
+	need tests/test_dev
+	zap "$FSDAX" # it expects fresh namespaces (zeros at the start)
+	zap "$DEVDAX"
+	modprobe loop 2>/dev/null || true
+	ok "$BUILD/tests/test_dev"
+	hasnt 'fsdax: SKIP'
+	hasnt 'devdax: SKIP'
+}
+
+# populate, then extract, through the namespace device: byte-identical
+t_populate_extract() {
+	need mkfs.pmcfs pmcfs-dump
+	"$MKFS" --help | grep -q -- --populate || { echo "mkfs.pmcfs --populate not built" >"$WORK/reason"; exit 77; }
+	"$DUMP" --help 2>&1 | grep -q extract || { echo "pmcfs-dump extract not built" >"$WORK/reason"; exit 77; }
+	local src=$WORK/src dst=$WORK/dst
+	mkdir -p "$src/sub/deeper" "$dst"
+	head -c $((5 << 20)) /dev/urandom >"$src/big"    # spans 2 MiB extents
+	echo hello >"$src/sub/small"
+	ln "$src/sub/small" "$src/sub/hardlink"
+	ln -s ../big "$src/sub/deeper/symlink"
+	truncate -s 3M "$src/sparse" && echo tail >>"$src/sparse"
+	chmod 640 "$src/sub/small"
+	zap "$FSDAX"
+	ok "$MKFS" --populate "$src" "$FSDAX"
+	dump_run extract "$FSDAX" / "$dst"
+	ok diff -r --no-dereference "$src" "$dst"
+	[[ $(stat -c %i "$dst/sub/small") == $(stat -c %i "$dst/sub/hardlink") ]] || fail "hard link extracted as a copy"
+	[[ $(stat -c %a "$dst/sub/small") == 640 ]] || fail "mode not kept"
+	[[ -x $FSCK ]] && ok "$FSCK" -n "$FSDAX"
+	true
+}
+
 TESTS=(namespaces xfs_dax_reflink mkfs_fsdax dump_fsdax fsck_fsdax mkfs_devdax dump_devdax
-	fsck_devdax mkfs_raw mkfs_mounted fsck_mounted badblocks_list reflink_xfs_dax
-	badblocks_sysfs badblocks_sysfs_super)
+	fsck_devdax mkfs_raw mkfs_mounted fsck_mounted unit_test_dev populate_extract
+	reflink_xfs_dax badblocks_list badblocks_sysfs badblocks_sysfs_super)
 
 # ---------------------------------------------------------------- run
-npass=0 nfail=0 nskip=0
+# tests/vm/known-failures: "NAME reason" lines for bugs that are reported but
+# not fixed yet.  Such a test still runs; failing, it prints
+# "not ok - NAME # TODO known bug: reason" (not counted as failed), and
+# passing, a note to drop it from the list.
+declare -A KNOWN=()
+if [[ -r $HERE/known-failures ]]; then
+	while read -r k v; do [[ -z $k || $k == \#* ]] || KNOWN[$k]=$v; done <"$HERE/known-failures"
+fi
+npass=0 nfail=0 nskip=0 nknown=0
 for t in "${TESTS[@]}"; do
 	[[ -z $ONLY || $t =~ $ONLY ]] || continue
 	log=$WORK/$t.log
@@ -325,14 +388,19 @@ for t in "${TESTS[@]}"; do
 	if ((st == 0)); then
 		npass=$((npass + 1))
 		echo "ok - $name (${secs}s)"
+		[[ -z ${KNOWN[$name]:-} ]] || echo "# $name passes now: drop it from tests/vm/known-failures"
 	elif ((st == 77)) && [[ -s $WORK/reason ]]; then
 		nskip=$((nskip + 1))
 		echo "not run: $name: $(<"$WORK/reason")"
+	elif [[ -n ${KNOWN[$name]:-} ]]; then
+		nknown=$((nknown + 1))
+		echo "not ok - $name # TODO known bug: ${KNOWN[$name]}"
+		tail -n 4 "$log" | sed 's/^/#   /'
 	else
 		nfail=$((nfail + 1))
 		echo "not ok - $name (exit $st, ${secs}s)"
 		tail -n 25 "$log" | sed 's/^/#   /'
 	fi
 done
-echo "# guest: $npass ok, $nfail not ok, $nskip not run"
+echo "# guest: $npass ok, $nfail not ok, $nskip not run, $nknown known bugs"
 ((nfail == 0))

@@ -20,7 +20,7 @@ VM=tests/vm/pmemvm
 # shellcheck disable=SC2054 # commas are pmemvm syntax
 LAYOUT=(-s 640M -m fsdax:384M,devdax:128M,raw)
 LOG=$(mktemp -d /tmp/pmem-tier.XXXXXX)
-pass=0 fail=0 notrun=0
+pass=0 fail=0 notrun=0 known=0
 failed=()
 
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
@@ -34,6 +34,7 @@ st=0
 while IFS= read -r line; do
 	case $line in
 	"ok - "*) pass=$((pass + 1)) ;;
+	"not ok - "*" # TODO known bug"*) known=$((known + 1)) ;;
 	"not ok - "*) fail=$((fail + 1)); failed+=("${line#not ok - }") ;;
 	"not run: "*) notrun=$((notrun + 1)) ;;
 	esac
@@ -78,5 +79,6 @@ else
 	rm -rf "$LOG"
 fi
 ((notrun == 0)) || echo "$notrun not run (tools not built yet)"
+((known == 0)) || echo "$known known bugs (tests/vm/known-failures), not counted"
 echo "$pass passed, $fail failed"
 ((fail == 0 && pass > 0))
