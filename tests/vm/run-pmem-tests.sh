@@ -12,9 +12,9 @@
 set -euo pipefail
 
 BUILD=${1:?usage: run-pmem-tests.sh BUILD}
-cd "$(dirname "$0")/../.."
 [[ -d $BUILD ]] || { echo "run-pmem-tests: no build directory: $BUILD" >&2; exit 2; }
 BUILD=$(realpath "$BUILD")
+cd "$(dirname "$0")/../.."
 VM=tests/vm/pmemvm
 # fsdax must hold an XFS (>= 300 MB); the rest stay small: TCG is slow.
 # shellcheck disable=SC2054 # commas are pmemvm syntax
