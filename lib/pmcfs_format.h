@@ -63,7 +63,7 @@ typedef uint64_t pmcfs_le64;
 #define PMCFS_LABEL_MAX		64	/* bytes, NUL-padded, no NUL required */
 
 struct pmcfs_super {
-	pmcfs_le32 crc;			/* CRC32C of bytes 4..4095 of the block */
+	pmcfs_le32 crc;			/* CRC32C of the block, this field taken as 0 */
 	pmcfs_le32 version;		/* PMCFS_FORMAT_VERSION */
 	pmcfs_le64 magic;		/* PMCFS_SB_MAGIC */
 	uint8_t    uuid[16];
@@ -117,7 +117,7 @@ enum pmcfs_commit_flags {
 /* ---- metadata block header (every tree block) --------------------------- */
 
 struct pmcfs_header {
-	pmcfs_le32 crc;			/* CRC32C of bytes 4..4095 */
+	pmcfs_le32 crc;			/* CRC32C of the block, this field taken as 0 */
 	pmcfs_le32 magic;		/* tree type */
 	uint8_t    uuid[16];
 	pmcfs_le64 blkno;		/* the block's own address */

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Subvolumes: the root table maps a subvolume id to the root of its fs
+ * tree. A snapshot is one more entry pointing at the same root plus one
+ * reference on that root: O(1), whatever the size of the tree.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include "fs_priv.h"
+
+static int read_root_item(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_root_item *ri,
+			  char *name)
+{
+	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };
+	uint8_t buf[sizeof(*ri) + PMCFS_NAME_MAX];
+	uint32_t size;
+	int err = pmcfs_tree_lookup(fs, &fs->roottab, &k, buf, sizeof(buf), &size);
+
+	if (err)
+		return err;
+	memcpy(ri, buf, sizeof(*ri));
+	if (size < sizeof(*ri) || size != sizeof(*ri) + pmcfs_root_item_name_len(ri) ||
+	    pmcfs_root_item_name_len(ri) > PMCFS_NAME_MAX || pmcfs_root_item_level(ri) >= PMCFS_MAX_LEVEL)
+		return -PMCFS_ECORRUPT;
+	if (name) {
+		memcpy(name, buf + sizeof(*ri), pmcfs_root_item_name_len(ri));
+		name[pmcfs_root_item_name_len(ri)] = 0;
+	}
+	return 0;
+}
+
+static int write_root_item(struct pmcfs_trans *tx, uint64_t id, const struct pmcfs_root_item *ri,
+			   const char *name)
+{
+	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };
+	uint8_t buf[sizeof(*ri) + PMCFS_NAME_MAX];
+	size_t len = strlen(name);
+
+	memcpy(buf, ri, sizeof(*ri));
+	memcpy(buf + sizeof(*ri), name, len);
+	return pmcfs_tree_update(tx, &tx->fs->roottab, &k, buf, sizeof(*ri) + len);
+}
+
+int pmcfs_subvol_info(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_subvol_info *ret)
+{
+	struct pmcfs_root_item ri;
+	int err = read_root_item(fs, id, &ri, ret->name);
+
+	if (err)
+		return err;
+	ret->id = id;
+	ret->root.blkno = pmcfs_root_item_blkno(&ri);
+	ret->root.gen = pmcfs_root_item_generation(&ri);
+	ret->root.level = pmcfs_root_item_level(&ri);
+	ret->flags = pmcfs_root_item_flags(&ri);
+	ret->parent = pmcfs_root_item_parent(&ri);
+	ret->parent_gen = pmcfs_root_item_parent_gen(&ri);
+	ret->create_gen = pmcfs_root_item_create_gen(&ri);
+	ret->ctime_sec = pmcfs_root_item_ctime_sec(&ri);
+	ret->ctime_nsec = pmcfs_root_item_ctime_nsec(&ri);
+	ret->next_ino = pmcfs_root_item_next_ino(&ri);
+	return 0;
+}
+
+static struct pmcfs_tree *find_open(struct pmcfs_fs *fs, uint64_t id)
+{
+	for (struct pmcfs_tree *t = fs->subvols; t; t = t->next)
+		if (t->id == id && !t->gone)
+			return t;
+	return NULL;
+}
+
+static int tree_new(struct pmcfs_fs *fs, uint64_t id, const struct pmcfs_root_ref *root,
+		    struct pmcfs_tree **ret)
+{
+	struct pmcfs_tree *t = malloc(sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	pmcfs_tree_init(t, fs, id, root);
+	t->next = fs->subvols;
+	fs->subvols = t;
+	*ret = t;
+	return 0;
+}
+
+int pmcfs_subvol_open(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_tree **ret_tree)
+{
+	struct pmcfs_subvol_info si;
+	int err;
+
+	if (id < PMCFS_FIRST_SUBVOL || id > PMCFS_LAST_SUBVOL)
+		return -EINVAL;
+	if ((*ret_tree = find_open(fs, id)))
+		return 0;
+	if ((err = pmcfs_subvol_info(fs, id, &si)))
+		return err;
+	return tree_new(fs, id, &si.root, ret_tree);
+}
+
+int pmcfs_subvol_scan_next_id(struct pmcfs_fs *fs)
+{
+	struct pmcfs_ckey start = { PMCFS_FIRST_SUBVOL, 0, 0 }, k;
+	struct pmcfs_iter *it;
+	const void *body;
+	uint32_t size;
+	uint64_t next = PMCFS_FIRST_SUBVOL;
+	int err;
+
+	if (fs->next_subvol)
+		return 0;
+	if ((err = pmcfs_iter_start(fs, &fs->roottab, &start, &it)))
+		return err;
+	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0)
+		if (k.type == PMCFS_KEY_ROOT && k.objectid >= next)
+			next = k.objectid + 1;
+	pmcfs_iter_free(it);
+	if (err < 0)
+		return err;
+	/* Ids of subvolumes created in this transaction are above any on media. */
+	for (struct pmcfs_tree *t = fs->subvols; t; t = t->next)
+		if (t->id >= next)
+			next = t->id + 1;
+	if (next > PMCFS_LAST_SUBVOL)
+		return -ENOSPC;
+	fs->next_subvol = next;
+	return 0;
+}
+
+static int name_check(struct pmcfs_fs *fs, const char *name)
+{
+	struct pmcfs_ckey start = { PMCFS_FIRST_SUBVOL, 0, 0 }, k;
+	struct pmcfs_iter *it;
+	const void *body;
+	uint32_t size;
+	size_t len = strlen(name);
+	int err;
+
+	if (len > PMCFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (!len)
+		return 0;	/* unnamed subvolumes (the live filesystem) */
+	if ((err = pmcfs_iter_start(fs, &fs->roottab, &start, &it)))
+		return err;
+	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
+		struct pmcfs_root_item ri;
+		if (k.type != PMCFS_KEY_ROOT || size < sizeof(ri))
+			continue;
+		memcpy(&ri, body, sizeof(ri));
+		if (pmcfs_root_item_name_len(&ri) == len && size >= sizeof(ri) + len &&
+		    !memcmp((const uint8_t *)body + sizeof(ri), name, len)) {
+			err = -EEXIST;
+			break;
+		}
+	}
+	pmcfs_iter_free(it);
+	return err < 0 ? err : 0;
+}
+
+static void root_item_init(struct pmcfs_root_item *ri, const struct pmcfs_root_ref *root,
+			   uint64_t gen, const char *name)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(ri, 0, sizeof(*ri));
+	pmcfs_set_root_item_blkno(ri, root->blkno);
+	pmcfs_set_root_item_generation(ri, root->gen);
+	pmcfs_set_root_item_level(ri, root->level);
+	pmcfs_set_root_item_create_gen(ri, gen);
+	pmcfs_set_root_item_ctime_sec(ri, now.tv_sec);
+	pmcfs_set_root_item_ctime_nsec(ri, now.tv_nsec);
+	pmcfs_set_root_item_next_ino(ri, PMCFS_FIRST_INO);
+	pmcfs_set_root_item_name_len(ri, strlen(name));
+}
+
+int pmcfs_subvol_create(struct pmcfs_trans *tx, const char *name, uint64_t *ret_id)
+{
+	struct pmcfs_fs *fs = tx->fs;
+	struct pmcfs_root_ref none = { 0, 0, 0 };
+	struct pmcfs_root_item ri;
+	struct pmcfs_tree *t;
+	int err;
+
+	if ((err = name_check(fs, name)) || (err = pmcfs_subvol_scan_next_id(fs)))
+		return err;
+	if ((err = tree_new(fs, fs->next_subvol, &none, &t)))
+		return err;
+	fs->next_subvol++;
+	if ((err = pmcfs_tree_new_root(tx, t)))
+		return err;
+	root_item_init(&ri, &t->root, tx->gen, name);
+	if ((err = write_root_item(tx, t->id, &ri, name)))
+		return err;
+	*ret_id = t->id;
+	return 0;
+}
+
+/* Write a tree's moved root into its root item. */
+static int flush_root(struct pmcfs_trans *tx, struct pmcfs_tree *t)
+{
+	struct pmcfs_root_item ri;
+	char name[PMCFS_NAME_MAX + 1];
+	int err;
+
+	if (!t->dirty || t->gone)
+		return 0;
+	if ((err = read_root_item(tx->fs, t->id, &ri, name)))
+		return err;
+	pmcfs_set_root_item_blkno(&ri, t->root.blkno);
+	pmcfs_set_root_item_generation(&ri, t->root.gen);
+	pmcfs_set_root_item_level(&ri, t->root.level);
+	if ((err = write_root_item(tx, t->id, &ri, name)))
+		return err;
+	t->dirty = false;
+	return 0;
+}
+
+int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name,
+			  unsigned flags, uint64_t *ret_id)
+{
+	struct pmcfs_fs *fs = tx->fs;
+	struct pmcfs_root_item ri;
+	struct pmcfs_tree *st, *t;
+	char src_name[PMCFS_NAME_MAX + 1];
+	int err;
+
+	if ((err = pmcfs_subvol_open(fs, src, &st)) || (err = flush_root(tx, st)) ||
+	    (err = name_check(fs, name)) || (err = pmcfs_subvol_scan_next_id(fs)) ||
+	    (err = read_root_item(fs, src, &ri, src_name)))
+		return err;
+	if ((err = pmcfs_space_inc(tx, st->root.blkno, 1)))
+		return err;
+	if ((err = tree_new(fs, fs->next_subvol, &st->root, &t)))
+		return err;
+	fs->next_subvol++;
+	{
+		uint64_t next_ino = pmcfs_root_item_next_ino(&ri);
+		root_item_init(&ri, &st->root, tx->gen, name);
+		pmcfs_set_root_item_next_ino(&ri, next_ino);
+	}
+	pmcfs_set_root_item_parent(&ri, src);
+	pmcfs_set_root_item_parent_gen(&ri, tx->gen);
+	pmcfs_set_root_item_flags(&ri, flags & PMCFS_SNAP_RDONLY ? PMCFS_ROOT_RDONLY : 0);
+	if ((err = write_root_item(tx, t->id, &ri, name)))
+		return err;
+	*ret_id = t->id;
+	return 0;
+}
+
+int pmcfs_subvol_delete(struct pmcfs_trans *tx, uint64_t id)
+{
+	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };
+	struct pmcfs_tree *t;
+	int err;
+
+	if ((err = pmcfs_subvol_open(tx->fs, id, &t)) || (err = pmcfs_tree_drop(tx, t)))
+		return err;
+	return pmcfs_tree_delete(tx, &tx->fs->roottab, &k);
+}
+
+int pmcfs_subvol_flush_roots(struct pmcfs_trans *tx)
+{
+	int err;
+
+	for (struct pmcfs_tree *t = tx->fs->subvols; t; t = t->next)
+		if ((err = flush_root(tx, t)))
+			return err;
+	return 0;
+}
+
+void pmcfs_subvol_reset(struct pmcfs_fs *fs)
+{
+	for (struct pmcfs_tree *t = fs->subvols; t; t = t->next) {
+		struct pmcfs_subvol_info si;
+		t->dirty = false;
+		t->gone = pmcfs_subvol_info(fs, t->id, &si) != 0;
+		if (!t->gone)
+			t->root = si.root;
+	}
+}
+
+void pmcfs_subvol_free_all(struct pmcfs_fs *fs)
+{
+	while (fs->subvols) {
+		struct pmcfs_tree *t = fs->subvols;
+		fs->subvols = t->next;
+		free(t);
+	}
+}
