@@ -92,12 +92,22 @@ static int sysfs_read(const char *dir, const char *attr, char *buf, size_t sz)
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sz - 1);
+	/* Whole file: a badblocks list has one range per line. */
+	size_t len = 0;
+	while (len < sz - 1 && (n = read(fd, buf + len, sz - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int err = -errno;
+			close(fd);
+			return err;
+		}
+		len += n;
+	}
 	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
+	while (len && buf[len - 1] == '\n')
+		len--;
+	buf[len] = '\0';
 	return 0;
 }
 
