@@ -141,6 +141,36 @@ static bool pick_first_fit(const struct pmcfs_runmap *m, uint64_t hint, uint64_t
 	return false;
 }
 
+/*
+ * Allocate starting exactly at goal if it is free (extending a file's
+ * last extent keeps it contiguous, and keeps a DAX-aligned extent
+ * aligned as it grows); otherwise as pmcfs_alloc().
+ */
+int pmcfs_alloc_goal(struct pmcfs_trans *tx, uint64_t goal, uint64_t want, unsigned flags,
+		     uint64_t *ret_start, uint64_t *ret_len)
+{
+	struct pmcfs_fs *fs = tx->fs;
+	size_t i;
+	int err;
+
+	if (!want)
+		return -EINVAL;
+	if ((err = freeidx_load(fs)))
+		return err;
+	i = pmcfs_runmap_search(&fs->freeidx, goal);
+	if (goal && i < fs->freeidx.n && fs->freeidx.runs[i].start <= goal) {
+		const struct pmcfs_run *r = &fs->freeidx.runs[i];
+		uint64_t len = r->start + r->len - goal < want ? r->start + r->len - goal : want;
+		if ((err = pmcfs_freeidx_take(fs, goal, len)) ||
+		    (err = pmcfs_space_set_known(fs, goal, len, 0, 1, PMCFS_OWNER_FS)))
+			return err;
+		*ret_start = goal;
+		*ret_len = len;
+		return 0;
+	}
+	return pmcfs_alloc(tx, want, 1, flags, ret_start, ret_len);
+}
+
 int pmcfs_alloc(struct pmcfs_trans *tx, uint64_t want, uint64_t min, unsigned flags,
 		uint64_t *ret_start, uint64_t *ret_len)
 {
@@ -153,8 +183,9 @@ int pmcfs_alloc(struct pmcfs_trans *tx, uint64_t want, uint64_t min, unsigned fl
 		return -EINVAL;
 	if ((err = freeidx_load(fs)))
 		return err;
+	/* An aligned start is only worth it with a whole DAX unit behind it. */
 	if ((flags & PMCFS_ALLOC_HUGE) && align > 1)
-		ok = pick_aligned(&fs->freeidx, align, want, min, &start, &len);
+		ok = pick_aligned(&fs->freeidx, align, want, want < align ? want : align, &start, &len);
 	if (!ok)
 		ok = pick_first_fit(&fs->freeidx, fs->meta_hint, want, min, &start, &len);
 	if (!ok)

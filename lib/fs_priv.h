@@ -68,7 +68,8 @@ struct pmcfs_tree {
 	uint64_t id;
 	uint32_t magic;
 	struct pmcfs_root_ref root;
-	bool dirty;			/* root moved in this transaction */
+	uint64_t next_ino;		/* fs trees: inode number allocator */
+	bool dirty;			/* root or next_ino changed in this transaction */
 	bool gone;			/* created in an aborted txn or deleted */
 	struct pmcfs_tree *next;	/* open subvolume trees */
 };
@@ -140,6 +141,9 @@ int pmcfs_space_release_deferred(struct pmcfs_fs *fs);	/* after commit */
 int pmcfs_space_mark_bad(struct pmcfs_trans *tx, uint64_t start, uint64_t len);
 int pmcfs_freeidx_take(struct pmcfs_fs *fs, uint64_t start, uint64_t len);
 int pmcfs_freeidx_add(struct pmcfs_runmap *m, uint64_t start, uint64_t len);
+
+int pmcfs_alloc_goal(struct pmcfs_trans *tx, uint64_t goal, uint64_t want, unsigned flags,
+		     uint64_t *ret_start, uint64_t *ret_len);
 
 /* Block references held by a node's items (children), for shadow and drop. */
 typedef int (*pmcfs_ref_fn)(struct pmcfs_trans *tx, uint64_t start, uint64_t len);

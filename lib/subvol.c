@@ -72,13 +72,14 @@ static struct pmcfs_tree *find_open(struct pmcfs_fs *fs, uint64_t id)
 }
 
 static int tree_new(struct pmcfs_fs *fs, uint64_t id, const struct pmcfs_root_ref *root,
-		    struct pmcfs_tree **ret)
+		    uint64_t next_ino, struct pmcfs_tree **ret)
 {
 	struct pmcfs_tree *t = malloc(sizeof(*t));
 
 	if (!t)
 		return -ENOMEM;
 	pmcfs_tree_init(t, fs, id, root);
+	t->next_ino = next_ino;
 	t->next = fs->subvols;
 	fs->subvols = t;
 	*ret = t;
@@ -96,7 +97,7 @@ int pmcfs_subvol_open(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_tree **ret_
 		return 0;
 	if ((err = pmcfs_subvol_info(fs, id, &si)))
 		return err;
-	return tree_new(fs, id, &si.root, ret_tree);
+	return tree_new(fs, id, &si.root, si.next_ino, ret_tree);
 }
 
 int pmcfs_subvol_scan_next_id(struct pmcfs_fs *fs)
@@ -185,7 +186,7 @@ int pmcfs_subvol_create(struct pmcfs_trans *tx, const char *name, uint64_t *ret_
 
 	if ((err = name_check(fs, name)) || (err = pmcfs_subvol_scan_next_id(fs)))
 		return err;
-	if ((err = tree_new(fs, fs->next_subvol, &none, &t)))
+	if ((err = tree_new(fs, fs->next_subvol, &none, PMCFS_FIRST_INO, &t)))
 		return err;
 	fs->next_subvol++;
 	if ((err = pmcfs_tree_new_root(tx, t)))
@@ -211,6 +212,7 @@ static int flush_root(struct pmcfs_trans *tx, struct pmcfs_tree *t)
 	pmcfs_set_root_item_blkno(&ri, t->root.blkno);
 	pmcfs_set_root_item_generation(&ri, t->root.gen);
 	pmcfs_set_root_item_level(&ri, t->root.level);
+	pmcfs_set_root_item_next_ino(&ri, t->next_ino);
 	if ((err = write_root_item(tx, t->id, &ri, name)))
 		return err;
 	t->dirty = false;
@@ -232,14 +234,11 @@ int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name
 		return err;
 	if ((err = pmcfs_space_inc(tx, st->root.blkno, 1)))
 		return err;
-	if ((err = tree_new(fs, fs->next_subvol, &st->root, &t)))
+	if ((err = tree_new(fs, fs->next_subvol, &st->root, st->next_ino, &t)))
 		return err;
 	fs->next_subvol++;
-	{
-		uint64_t next_ino = pmcfs_root_item_next_ino(&ri);
-		root_item_init(&ri, &st->root, tx->gen, name);
-		pmcfs_set_root_item_next_ino(&ri, next_ino);
-	}
+	root_item_init(&ri, &st->root, tx->gen, name);
+	pmcfs_set_root_item_next_ino(&ri, st->next_ino);
 	pmcfs_set_root_item_parent(&ri, src);
 	pmcfs_set_root_item_parent_gen(&ri, tx->gen);
 	pmcfs_set_root_item_flags(&ri, flags & PMCFS_SNAP_RDONLY ? PMCFS_ROOT_RDONLY : 0);
@@ -276,8 +275,10 @@ void pmcfs_subvol_reset(struct pmcfs_fs *fs)
 		struct pmcfs_subvol_info si;
 		t->dirty = false;
 		t->gone = pmcfs_subvol_info(fs, t->id, &si) != 0;
-		if (!t->gone)
+		if (!t->gone) {
 			t->root = si.root;
+			t->next_ino = si.next_ino;
+		}
 	}
 }
 
