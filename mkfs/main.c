@@ -84,6 +84,10 @@ static void validate(const struct cli_params *cli, struct mkfs_params *mp)
 	mp->force = cli->force;
 	mp->dry_run = cli->dry_run;
 	mp->quiet = cli->quiet;
+	mp->populate = cli->populate;
+	mp->dedupe = cli->dedupe;
+	if (cli->dedupe && !cli->populate)
+		die(EXIT_USAGE, "--dedupe needs --populate DIR: it shares blocks while populating");
 	if (len > PMCFS_LABEL_MAX)
 		die(EXIT_USAGE, "label too long: %zu bytes, the maximum is %d", len, PMCFS_LABEL_MAX);
 	memcpy(mp->lib.label, cli->label, len + 1);
@@ -105,6 +109,8 @@ static void validate(const struct cli_params *cli, struct mkfs_params *mp)
 	    !(mp->ns.align & (mp->ns.align - 1)))
 		mp->lib.dax_align = (uint32_t)mp->ns.align;
 
+	if (mp->populate)
+		populate_check(mp->populate);	/* refuse an unreadable source before writing */
 	geometry(mp);		/* first without bad blocks: where things are */
 	load_badblocks(mp, cli->badblocks);
 	check_badblocks(mp);
@@ -159,8 +165,8 @@ static void print_geometry(const struct mkfs_params *mp)
 	       (unsigned long long)mp->bad_file);
 }
 
-/* Stage 5: the only stage that writes. */
-static void write_fs(struct mkfs_params *mp)
+/* Stage 5: the only stage that writes; then --populate. */
+static int write_fs(struct mkfs_params *mp)
 {
 	struct pmcfs_dev *dev;
 	size_t i;
@@ -174,22 +180,24 @@ static void write_fs(struct mkfs_params *mp)
 		rc = pmcfs_dev_flush(dev);
 	if (rc)
 		die(EXIT_OPER, "cannot write the filesystem to %s: %s", mp->device, pmcfs_strerror(rc));
-	pmcfs_dev_close(dev);
-	if (mp->quiet)
-		return;
-	for (i = 0; i < mp->nsigs; i++)
+	for (i = 0; !mp->quiet && i < mp->nsigs; i++)
 		printf("wiped:         %s %s at offset %llu\n", mp->sigs[i].type,
 		       usage_text(mp->sigs[i].usage), (unsigned long long)mp->sigs[i].offset);
-	if (mp->old_pmcfs)
+	if (!mp->quiet && mp->old_pmcfs)
 		printf("wiped:         old pmcfs filesystem\n");
-	printf("metadata:      %llu blocks written, %llu blocks free\n",
-	       (unsigned long long)mp->geo.meta_blocks, (unsigned long long)mp->geo.free_blocks);
+	if (!mp->quiet)
+		printf("metadata:      %llu blocks written, %llu blocks free\n",
+		       (unsigned long long)mp->geo.meta_blocks, (unsigned long long)mp->geo.free_blocks);
+	rc = mp->populate ? populate_fs(dev, mp->device, mp->populate, mp->dedupe, mp->quiet) : EXIT_OK;
+	pmcfs_dev_close(dev);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	struct cli_params cli;
 	struct mkfs_params mp;
+	int rc = EXIT_OK;
 
 	parse_args(argc, argv, &cli);
 	merge_defaults(&cli);
@@ -199,8 +207,8 @@ int main(int argc, char **argv)
 		if (!mp.quiet)
 			printf("dry run:       nothing written\n");
 	} else
-		write_fs(&mp);
+		rc = write_fs(&mp);
 	free(mp.sigs);
 	free(mp.bad);
-	return EXIT_OK;
+	return rc;
 }

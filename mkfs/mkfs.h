@@ -25,6 +25,8 @@ struct cli_params {
 	const char *size;
 	const char *align;
 	const char *badblocks;
+	const char *populate;		/* -d DIR */
+	bool dedupe;
 	bool force;
 	bool dry_run;
 	bool quiet;
@@ -38,6 +40,8 @@ struct mkfs_params {
 	uint64_t size_opt;		/* -s in bytes, 0 if absent */
 	uint64_t dev_size;		/* device bytes (image: after -s) */
 	bool force, dry_run, quiet;
+	const char *populate;		/* checked readable before writing */
+	bool dedupe;
 	bool dax;			/* libblkid topology / devdax */
 	struct pmcfs_ns_info ns;
 	struct pmcfs_signature *sigs;	/* foreign signatures to wipe */
@@ -71,5 +75,10 @@ void check_badblocks(const struct mkfs_params *mp);
 void prepare_image(const struct mkfs_params *mp);
 struct pmcfs_dev *open_target(const struct mkfs_params *mp);
 void wipe_signatures(const struct mkfs_params *mp, struct pmcfs_dev *dev);
+
+/* populate.c: --populate DIR (and --dedupe). */
+void populate_check(const char *dir);
+int populate_fs(struct pmcfs_dev *dev, const char *device, const char *dir, bool dedupe,
+		bool quiet);
 
 #endif

@@ -9,8 +9,11 @@
 #include <string.h>
 #include "mkfs.h"
 
+/* Options without a short form take a key above any letter. */
+enum { OPT_DEDUPE = 256 };
+
 struct opt {
-	int key;		/* short option letter */
+	int key;		/* short option letter, or OPT_* */
 	const char *name;	/* long option */
 	const char *arg;	/* argument name, NULL for a flag */
 	const char *help;
@@ -22,6 +25,8 @@ static const struct opt opts[] = {
 	{ 's', "size", "SIZE", "filesystem size; creates or extends an image file (K/M/G/T/P suffixes)" },
 	{ 'a', "align", "ALIGN", "DAX alignment override: power of two, 4K to 1G (default: namespace, 2M)" },
 	{ 'l', "badblocks", "FILE", "bad-block list: \"SECTOR [COUNT]\" per line, 512-byte sectors" },
+	{ 'd', "populate", "DIR", "copy the tree under DIR into the new filesystem" },
+	{ OPT_DEDUPE, "dedupe", NULL, "with --populate: share identical 4 KiB blocks" },
 	{ 'f', "force", NULL, "overwrite an existing filesystem or partition table" },
 	{ 'n', "dry-run", NULL, "print the geometry and exit without writing" },
 	{ 'q', "quiet", NULL, "print nothing but errors and warnings" },
@@ -40,8 +45,12 @@ static void usage(FILE *f)
 	for (i = 0; i < NOPTS; i++) {
 		char left[40];
 
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", opts[i].key, opts[i].name,
-			 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
+		if (opts[i].key > 255)
+			snprintf(left, sizeof(left), "    --%s%s%s", opts[i].name,
+				 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
+		else
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", opts[i].key, opts[i].name,
+				 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
 		fprintf(f, "  %-26s %s\n", left, opts[i].help);
 	}
 	fprintf(f, "\nExit status: 0 success, 1 operational error, 2 usage error.\n");
@@ -78,6 +87,8 @@ void parse_args(int argc, char **argv, struct cli_params *cli)
 	for (i = 0; i < NOPTS; i++) {
 		lopts[i] = (struct option){ opts[i].name,
 			opts[i].arg ? required_argument : no_argument, NULL, opts[i].key };
+		if (opts[i].key > 255)
+			continue;
 		*p++ = (char)opts[i].key;
 		if (opts[i].arg)
 			*p++ = ':';
@@ -94,6 +105,8 @@ void parse_args(int argc, char **argv, struct cli_params *cli)
 		case 's': cli->size = optarg; break;
 		case 'a': cli->align = optarg; break;
 		case 'l': cli->badblocks = optarg; break;
+		case 'd': cli->populate = optarg; break;
+		case OPT_DEDUPE: cli->dedupe = true; break;
 		case 'f': cli->force = true; break;
 		case 'n': cli->dry_run = true; break;
 		case 'q': cli->quiet = true; break;
