@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fsck.pmcfs internals: one context shared by the passes (fsck/passN-*.c),
+ * the problem table (problem.h) and the driver (main.c).
+ */
+#ifndef FSCK_H
+#define FSCK_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "pmcfs.h"
+#include "problem.h"
+
+#define PROG "fsck.pmcfs"
+
+/* fsck(8) exit bits. */
+enum {
+	FSCK_OK = 0, FSCK_NONDESTRUCT = 1, FSCK_UNCORRECTED = 4, FSCK_ERROR = 8,
+	FSCK_USAGE = 16, FSCK_CANCELED = 32, FSCK_LIBRARY = 128,
+};
+
+enum fsck_mode { MODE_ASK, MODE_NO, MODE_YES, MODE_PREEN };
+
+/* One reference: [start, start+len). Packed: 12 bytes, no node per block. */
+struct fsck_ref {
+	uint64_t start;
+	uint32_t len;
+} __attribute__((packed));
+
+struct fsck_refs {
+	struct fsck_ref *v;
+	size_t n, cap;
+};
+
+/* A root table entry, decoded as far as it goes. */
+struct fsck_subvol {
+	uint64_t id;
+	struct pmcfs_ckey key;
+	uint32_t item_size;
+	bool usable;			/* the fixed part decodes: walk it */
+	bool name_ok;
+	struct pmcfs_root_ref root;
+	uint64_t flags, parent, create_gen;
+	struct pmcfs_ckey drop_progress;
+	uint8_t drop_level;
+	char *name;
+	/* From the walk. */
+	bool root_bad;			/* its root block is unusable */
+	bool damaged;			/* some block of its tree is unusable */
+	uint64_t newer_blkno, newer_gen;	/* RDONLY: first block newer than create_gen */
+};
+
+/* A referenced range that lies on bad media (pass 6 reports these). */
+struct fsck_media_hit {
+	uint64_t start, len;
+	uint64_t tree;			/* tree id holding the reference */
+	bool data;			/* extent (true) or tree block */
+	struct pmcfs_ckey key;		/* extent key, or the block's first key */
+};
+
+struct fsck_stats {
+	uint64_t tree_blocks, tree_refs, extents, subvols, snapshots;
+	uint64_t used, shared, extra_refs, data_blocks;
+};
+
+struct fsck_ctx {
+	/* Options. */
+	const char *device;
+	enum fsck_mode mode;
+	bool verbose, json, force;
+	const char *badblocks_file;
+	int progress_fd;		/* -C FD, -1 if none; 0 = bar on the terminal */
+	bool tty_progress;
+
+	/* The filesystem. */
+	struct pmcfs_dev *dev;
+	struct pmcfs_fs *fs;
+	struct pmcfs_sb_info sb;
+	struct pmcfs_commit_info commit;
+	uint64_t nblocks;
+
+	/* Pass 2 results. */
+	uint8_t *seen;			/* 1 bit per block: visited */
+	uint8_t *bad;			/* 1 bit per block: visited and unusable */
+	struct fsck_refs refs;		/* every reference except space map nodes */
+	struct fsck_refs smrefs;	/* space map nodes (old map, to release) */
+	struct fsck_refs datarefs;	/* extents only: for the cross-link check */
+	struct fsck_refs smbad;		/* BADBLOCK records seen in space map leaves */
+	bool walk_incomplete;		/* a subtree outside the space map was unreadable */
+	bool sm_damaged;		/* the space map tree itself is damaged */
+	struct fsck_subvol *subvols;
+	size_t nsubvols;
+	struct fsck_media_hit *hits;
+	size_t nhits, hits_cap;
+	struct fsck_stats st;
+
+	/* Pass 3 result: the computed partition, for the rebuild. */
+	struct pmcfs_space_info *runs;
+	size_t nruns, runs_cap;
+	unsigned rebuild_yes, rebuild_no;
+
+	/* Bad media: --badblocks or the namespace's list, in blocks. */
+	struct pmcfs_badrange *badv;
+	size_t nbadv;
+	bool have_badlist;
+
+	/* Outcome. */
+	unsigned errors_fixed, errors_left, warnings;
+	bool fatal, modified, restart, preen_unexpected;
+	bool space_risky;		/* the space map under-counts and was not rebuilt */
+	int restarts;
+	unsigned *shown;		/* per problem row: lines printed */
+	struct fsck_finding *findings;	/* for --json */
+	size_t nfindings, findings_cap;
+};
+
+struct fsck_finding {
+	uint32_t code;
+	char *detail;
+	const char *answer;		/* "yes", "no", "" (no fix) */
+};
+
+extern volatile sig_atomic_t fsck_cancelled;
+
+/* The pass table (main.c drives it). */
+struct fsck_pass {
+	int num;
+	const char *name;
+	const char *desc;
+	int (*run)(struct fsck_ctx *ctx);	/* 0, or an FSCK_* exit bit to stop */
+};
+int pass1_super(struct fsck_ctx *ctx);
+int pass2_walk(struct fsck_ctx *ctx);
+int pass3_refcount(struct fsck_ctx *ctx);
+int pass4_namespace(struct fsck_ctx *ctx);
+int pass5_snapshots(struct fsck_ctx *ctx);
+int pass6_media(struct fsck_ctx *ctx);
+void pass2_release(struct fsck_ctx *ctx);
+
+/* problem.c: report a finding; true if it is to be fixed now. */
+bool fix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool vfix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, va_list ap);
+/* A fix promised earlier failed: count n findings as left uncorrected. */
+void fix_failed(struct fsck_ctx *ctx, unsigned n);
+void problems_flush(struct fsck_ctx *ctx);
+void findings_free(struct fsck_ctx *ctx);
+
+/* util.c */
+int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void verbose(const struct fsck_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out(const struct fsck_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xgrow(void *p, size_t *cap, size_t n, size_t size);
+char *xstrdup(const char *s);
+void refs_add(struct fsck_refs *r, uint64_t start, uint64_t len);
+void refs_free(struct fsck_refs *r);
+static inline bool bit_test(const uint8_t *bm, uint64_t b) { return bm[b >> 3] & (1u << (b & 7)); }
+static inline void bit_set(uint8_t *bm, uint64_t b) { bm[b >> 3] |= (uint8_t)(1u << (b & 7)); }
+void progress_start(struct fsck_ctx *ctx, int pass, const char *name);
+void progress(struct fsck_ctx *ctx, int pass, uint64_t cur, uint64_t max);
+void progress_end(struct fsck_ctx *ctx);
+/* Transactions for repairs; both print the failure and return its code. */
+int repair_begin(struct fsck_ctx *ctx, struct pmcfs_trans **tx);
+int repair_commit(struct fsck_ctx *ctx, struct pmcfs_trans *tx, const char *what);
+bool in_bad_media(const struct fsck_ctx *ctx, uint64_t start, uint64_t len);
+
+#endif

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Pass 6: media errors.
+ *
+ * Consumes: the bad-block list (--badblocks FILE, else the pmem
+ *   namespace's own list from sysfs), and pass 2's media hits: every
+ *   referenced range found lying on a bad block, with the tree holding
+ *   the reference (the first one found, for a shared block) and the
+ *   extent's inode and offset. File paths will come with pass 4.
+ * Checks: each hit is reported; every listed bad block of the data area
+ *   is recorded as bad media in the space map.
+ * Fixes: free bad blocks are recorded (owner BADBLOCK, count 1) in one
+ *   transaction, so they are never allocated. Data already on a bad block
+ *   cannot be moved yet: that stays an error.
+ * Frees: nothing (the hit list goes with pass 2's state).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "fsck.h"
+#include "pmcfs_repair.h"
+
+static void report_hits(struct fsck_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nhits; i++) {
+		const struct fsck_media_hit *h = &ctx->hits[i];
+		char where[64];
+		if (h->tree == PMCFS_ROOTTAB_TREE || h->tree == PMCFS_SPACEMAP_TREE)
+			snprintf(where, sizeof(where), "the %s",
+				 h->tree == PMCFS_ROOTTAB_TREE ? "root table" : "space map");
+		else
+			snprintf(where, sizeof(where), "subvolume %llu", (unsigned long long)h->tree);
+		if (h->data)
+			fix_problem(ctx, PR_DATA_ON_BAD,
+				    "blocks %llu-%llu: extent of inode %llu at offset %llu in %s",
+				    (unsigned long long)h->start, (unsigned long long)(h->start + h->len - 1),
+				    (unsigned long long)h->key.objectid, (unsigned long long)h->key.offset,
+				    where);
+		else
+			fix_problem(ctx, PR_DATA_ON_BAD, "block %llu: tree block of %s",
+				    (unsigned long long)h->start, where);
+	}
+}
+
+/* Free parts of [s, e) the space map does not record as bad: record them. */
+static void check_range(struct fsck_ctx *ctx, uint64_t s, uint64_t e)
+{
+	while (s < e && !fsck_cancelled) {
+		struct pmcfs_space_info si;
+		struct pmcfs_trans *tx;
+		uint64_t end;
+		int rc = pmcfs_space_lookup(ctx->fs, s, &si);
+
+		if (rc) {
+			error("cannot look up block %llu in the space map: %s", (unsigned long long)s,
+			      pmcfs_strerror(rc));
+			return;
+		}
+		end = si.start + si.len < e ? si.start + si.len : e;
+		if (si.owner == PMCFS_OWNER_FS && si.refcount == 0 &&
+		    fix_problem(ctx, PR_BAD_NOT_RECORDED, "blocks %llu-%llu", (unsigned long long)s,
+				(unsigned long long)end - 1)) {
+			if (ctx->space_risky) {
+				out(ctx, "not repaired: the space map under-counts and was not rebuilt\n");
+				fix_failed(ctx, 1);
+			} else if (!repair_begin(ctx, &tx)) {
+				rc = pmcfs_space_set_bad(tx, s, end - s);
+				if (rc) {
+					error("cannot record bad blocks %llu-%llu: %s", (unsigned long long)s,
+					      (unsigned long long)end - 1, pmcfs_strerror(rc));
+					pmcfs_trans_abort(tx);
+					fix_failed(ctx, 1);
+				} else if (repair_commit(ctx, tx, "commit the bad-block records")) {
+					fix_failed(ctx, 1);
+				}
+			} else {
+				fix_failed(ctx, 1);
+			}
+		}
+		s = end;
+	}
+}
+
+int pass6_media(struct fsck_ctx *ctx)
+{
+	if (!ctx->have_badlist) {
+		verbose(ctx, "no bad-block list: media errors not checked\n");
+		return 0;
+	}
+	report_hits(ctx);
+	if (ctx->sm_damaged && ctx->space_risky) {
+		out(ctx, "bad blocks not compared with the space map: it is damaged\n");
+		return 0;
+	}
+	for (size_t i = 0; i < ctx->nbadv && !fsck_cancelled; i++) {
+		uint64_t s = ctx->badv[i].start, e = s + ctx->badv[i].len;
+		if (s < ctx->sb.data_start)
+			s = ctx->sb.data_start;
+		if (e > ctx->sb.data_end)
+			e = ctx->sb.data_end;
+		if (s < e)
+			check_range(ctx, s, e);
+		progress(ctx, 6, i + 1, ctx->nbadv);
+	}
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one list of everything fsck.pmcfs can find (style item 14). Each
+ * row: stable code (0xPNNN printed as PP.NNN, decimal digits, never reused), symbolic name, severity,
+ * flags, the fixed greppable message, and the fix verb ("" = no fix yet).
+ * Rows are sorted by code; tests/unit/test_fsck_problems.c checks it and
+ * tests/fsck checks that man/fsck.pmcfs.8 lists every code.
+ *
+ * Flags: PREEN_OK   -p may fix it without asking
+ *        NO_DEFAULT an interactive prompt defaults to no (destructive)
+ *        FATAL      the check cannot go on: exit 8 after reporting
+ */
+#ifndef FSCK_PROBLEM_H
+#define FSCK_PROBLEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { SEV_ERROR, SEV_WARNING };
+enum { PREEN_OK = 1U << 0, NO_DEFAULT = 1U << 1, FATAL = 1U << 2 };
+
+#define FSCK_PROBLEMS(X) \
+X(0x1001, SB_PRIMARY_BAD,    SEV_ERROR,   PREEN_OK,   "primary superblock is invalid", "rewrite it from the replica") \
+X(0x1002, SB_REPLICA_BAD,    SEV_ERROR,   PREEN_OK,   "superblock replica is invalid", "rewrite it from the primary") \
+X(0x1003, SB_COPIES_DIFFER,  SEV_ERROR,   PREEN_OK,   "superblock replica differs from the primary", "rewrite the replica from the primary") \
+X(0x1004, SLOT_BAD,          SEV_ERROR,   PREEN_OK,   "commit slot is invalid (torn or overwritten)", "rewrite it from the current commit") \
+X(0x1005, NO_SUPER,          SEV_ERROR,   FATAL,      "no valid superblock", "") \
+X(0x1006, NO_COMMIT,         SEV_ERROR,   FATAL,      "no valid commit record", "") \
+X(0x1007, FEATURE_INCOMPAT,  SEV_ERROR,   FATAL,      "unsupported incompatible features", "") \
+X(0x1008, FEATURE_RO_COMPAT, SEV_ERROR,   FATAL,      "unsupported read-only-compatible features: cannot repair", "") \
+X(0x1009, DEVICE_SHORT,      SEV_ERROR,   FATAL,      "filesystem is larger than the device", "") \
+X(0x2001, BLOCK_CRC,         SEV_ERROR,   0,          "tree block checksum mismatch", "") \
+X(0x2002, BLOCK_MAGIC,       SEV_ERROR,   0,          "tree block has the wrong magic", "") \
+X(0x2003, BLOCK_MISDIRECTED, SEV_ERROR,   0,          "tree block belongs elsewhere (uuid or block number)", "") \
+X(0x2004, BLOCK_LEVEL,       SEV_ERROR,   0,          "tree block has the wrong level", "") \
+X(0x2005, BLOCK_STRUCTURE,   SEV_ERROR,   0,          "tree block structure is invalid", "") \
+X(0x2006, BLOCK_STALE,       SEV_ERROR,   0,          "tree block generation differs from its parent pointer", "") \
+X(0x2007, BLOCK_FUTURE,      SEV_ERROR,   0,          "tree block is newer than its parent or the commit", "") \
+X(0x2008, BLOCK_OWNER,       SEV_ERROR,   0,          "tree block owner is implausible", "") \
+X(0x2009, KEY_RANGE,         SEV_ERROR,   0,          "keys outside the range given by the parent", "") \
+X(0x2010, UNDERFULL,         SEV_WARNING, 0,          "tree node less than a quarter full", "") \
+X(0x2011, BLOCK_UNREADABLE,  SEV_ERROR,   0,          "tree block cannot be read", "") \
+X(0x2012, EXTENT_BAD,        SEV_ERROR,   0,          "extent item is malformed", "") \
+X(0x2013, EXTENT_OUTSIDE,    SEV_ERROR,   0,          "extent lies outside the data area", "") \
+X(0x2014, CROSSLINK,         SEV_ERROR,   0,          "data extent overlaps a tree block", "") \
+X(0x2015, SPACEMAP_BLOCK,    SEV_ERROR,   PREEN_OK,   "space map tree block is damaged", "rebuild the space map") \
+X(0x3001, LEAKED,            SEV_ERROR,   PREEN_OK,   "leaked blocks: counted in the space map, referenced by nothing", "rebuild the space map") \
+X(0x3002, OVERCOUNT,         SEV_ERROR,   PREEN_OK,   "space map count above the references found", "rebuild the space map") \
+X(0x3003, UNDERCOUNT,        SEV_ERROR,   PREEN_OK,   "space map count below the references found (risk of double allocation)", "rebuild the space map") \
+X(0x3004, REF_TO_FREE,       SEV_ERROR,   PREEN_OK,   "referenced blocks are free in the space map", "rebuild the space map") \
+X(0x3005, REF_TO_BAD,        SEV_ERROR,   0,          "referenced blocks are recorded as bad media", "") \
+X(0x3006, RECORD_BAD,        SEV_ERROR,   PREEN_OK,   "space map record is invalid", "rebuild the space map") \
+X(0x3007, PARTITION,         SEV_ERROR,   PREEN_OK,   "space map records leave a gap or overlap", "rebuild the space map") \
+X(0x3008, NOT_MERGED,        SEV_ERROR,   PREEN_OK,   "adjacent space map records are equal (not canonical)", "rebuild the space map") \
+X(0x3009, RESERVED_WRONG,    SEV_ERROR,   PREEN_OK,   "reserved area not recorded as superblock space", "rebuild the space map") \
+X(0x3010, BADRUN_COUNT,      SEV_ERROR,   PREEN_OK,   "bad-block or reserved record with a count other than 1", "rebuild the space map") \
+X(0x3011, FREE_COUNT,        SEV_ERROR,   PREEN_OK,   "free block count in the commit record is wrong", "rebuild the space map") \
+X(0x5001, ROOT_ITEM_BAD,     SEV_ERROR,   NO_DEFAULT, "root table item is malformed", "delete the subvolume entry") \
+X(0x5002, SNAP_ROOT_BAD,     SEV_ERROR,   NO_DEFAULT, "snapshot root block is unusable", "delete the snapshot entry") \
+X(0x5003, PARENT_MISSING,    SEV_ERROR,   PREEN_OK,   "parent subvolume does not exist", "mark the parent as gone") \
+X(0x5004, NAME_DUP,          SEV_ERROR,   0,          "subvolume name is not unique", "rename it") \
+X(0x5005, RDONLY_NEWER,      SEV_ERROR,   NO_DEFAULT, "read-only snapshot holds blocks written after it was taken", "clear the read-only flag") \
+X(0x5006, DROPPING,          SEV_ERROR,   PREEN_OK,   "subvolume deletion was interrupted", "finish the deletion") \
+X(0x5007, ROOT_SUBVOL_GONE,  SEV_ERROR,   0,          "the default subvolume is missing from the root table", "") \
+X(0x5008, ROOT_ITEM_FLAGS,   SEV_ERROR,   PREEN_OK,   "root table item has unknown flags", "clear them") \
+X(0x5009, ROOT_NAME_BAD,     SEV_ERROR,   PREEN_OK,   "root table item name is malformed", "rename the subvolume to subvol-ID") \
+X(0x6001, DATA_ON_BAD,       SEV_ERROR,   0,          "referenced blocks lie on bad media", "") \
+X(0x6002, BAD_NOT_RECORDED,  SEV_ERROR,   PREEN_OK,   "bad blocks are not recorded in the space map", "record them")
+
+enum fsck_problem_code {
+#define X(code, name, sev, flags, msg, fix) PR_##name = code,
+	FSCK_PROBLEMS(X)
+#undef X
+};
+
+struct fsck_problem {
+	uint32_t code;
+	const char *name;
+	int severity;
+	unsigned flags;
+	const char *msg;
+	const char *fix;
+};
+
+extern const struct fsck_problem fsck_problem_table[];
+extern const unsigned fsck_problem_count;
+const struct fsck_problem *fsck_problem_find(uint32_t code);
+/* "P3.001" for 0x3001: the form printed, greppable and stable. */
+const char *fsck_problem_id(uint32_t code, char buf[8]);
+
+#endif

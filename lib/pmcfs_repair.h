@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Repair primitives for offline tools (fsck.pmcfs). Each one works inside
+ * an ordinary transaction, so an interrupted repair leaves either the old
+ * or the repaired committed state, never a mix.
+ */
+#ifndef PMCFS_REPAIR_H
+#define PMCFS_REPAIR_H
+
+#include "pmcfs.h"
+
+/*
+ * Replace the space map with a freshly built tree describing runs[0..n),
+ * a canonical partition of [0, nblocks) (sorted, contiguous from 0,
+ * adjacent runs differing in refcount or owner) as it must be after the
+ * commit, not counting the new tree's own nodes: those are placed in a
+ * free run of the partition and counted 1 by the function itself, which
+ * settles the circularity (the nodes change the partition they describe)
+ * in two steps rather than by iteration, see repair.c.
+ *
+ * keep[0..nkeep) are blocks free in runs that must not be written by this
+ * transaction because the durable commit still uses them (the old space
+ * map's own nodes); they become allocatable once the transaction commits.
+ *
+ * The transaction must not have changed anything else yet (-EBUSY).
+ * -EINVAL if runs is not a canonical partition of the device, -ENOSPC if
+ * no free run is long enough for the new tree.
+ */
+int pmcfs_space_rebuild(struct pmcfs_trans *tx, const struct pmcfs_space_info *runs, size_t n,
+			const struct pmcfs_badrange *keep, size_t nkeep);
+
+/*
+ * Record [start, start+len) as bad media (owner BADBLOCK, refcount 1) so
+ * it is never allocated. Every block must be free or already bad (-EBUSY
+ * if one is in use: its data must be moved first).
+ */
+int pmcfs_space_set_bad(struct pmcfs_trans *tx, uint64_t start, uint64_t len);
+
+#endif /* PMCFS_REPAIR_H */
