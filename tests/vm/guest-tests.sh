@@ -102,24 +102,14 @@ xfs_dax_mount() { # mkfs.xfs with reflink on the fsdax namespace, mounted -o dax
 	ok mount -o dax=always "$FSDAX" "$MNT"
 	grep -q " $MNT xfs .*dax=always" /proc/mounts || fail "$MNT not mounted with dax=always: $(grep " $MNT " /proc/mounts)"
 }
-# dump_run SUB DEV [ARGS...]: pmcfs-dump's argument order is not settled yet;
-# use the first of "SUB DEV ARGS", "DEV SUB ARGS", "SUB ARGS DEV" that is not
-# a usage error (exit 2).  $out holds the output; the status must be 0.
+# dump_run SUB DEV [ARGS...]: pmcfs-dump SUB ARGS... DEV (the device is
+# always last, see pmcfs-dump(8)).  $out holds the output; the status must be 0.
 dump_run() {
-	local sub=$1 dev=$2 st=2 i
+	local sub=$1 dev=$2 st=0
 	shift 2
-	local -a forms=("$sub $dev" "$dev $sub" "$sub")
-	for i in 0 1 2; do
-		local -a argv
-		read -r -a argv <<<"${forms[$i]}"
-		argv+=("$@")
-		((i == 2)) && argv+=("$dev")
-		st=0
-		echo "\$ $DUMP ${argv[*]}"
-		out=$("$DUMP" "${argv[@]}" 2>&1) || st=$?
-		printf '%s\n' "$out"
-		((st == 2)) || break
-	done
+	echo "\$ $DUMP $sub $* $dev"
+	out=$("$DUMP" "$sub" "$@" "$dev" 2>&1) || st=$?
+	printf '%s\n' "$out"
 	((st == 0)) || fail "pmcfs-dump $sub on $dev: exit $st"
 }
 shared() { filefrag -v "$1" | grep -q shared; } # FIEMAP says an extent is shared
