@@ -5,6 +5,7 @@
  * filesystem implementing ->remap_file_range works: XFS with reflink,
  * btrfs, and the pmcfs module.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -259,6 +260,49 @@ static int kreflink_supported(struct rl_file *f, const char **ret_fsname)
 	return -1;
 }
 
+static int kstat(const char *path, struct stat *st)
+{
+	return stat(path, st) < 0 ? -errno : 0;
+}
+
+static int klstat(const char *path, struct stat *st)
+{
+	return lstat(path, st) < 0 ? -errno : 0;
+}
+
+static int klist_dir(const char *path, char ***ret, size_t *ret_n)
+{
+	struct dirent **ents = NULL;
+	char **names;
+	int i, n = scandir(path, &ents, NULL, alphasort);
+	size_t k = 0;
+
+	if (n < 0)
+		return -errno;
+	names = xcalloc(n ? n : 1, sizeof(*names));
+	for (i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, ".."))
+			names[k++] = xstrdup(ents[i]->d_name);
+		free(ents[i]);
+	}
+	free(ents);
+	*ret = names;
+	*ret_n = k;
+	return 0;
+}
+
+static int kunlink(const char *path)
+{
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+static int ktruncate(struct rl_file *f, uint64_t size)
+{
+	if (ftruncate(f->fd, (off_t)size) < 0)
+		return -errno;
+	return fstat(f->fd, &f->st) < 0 ? -errno : 0;
+}
+
 const struct rl_backend_ops rl_kernel_ops = {
 	.name = "kernel",
 	.open = kopen,
@@ -270,6 +314,11 @@ const struct rl_backend_ops rl_kernel_ops = {
 	.dedupe_range = kdedupe_range,
 	.fiemap = kfiemap,
 	.reflink_supported = kreflink_supported,
+	.stat = kstat,
+	.lstat = klstat,
+	.list_dir = klist_dir,
+	.unlink = kunlink,
+	.truncate = ktruncate,
 	/* btrfs caps one dedupe call at 16 MiB; XFS accepts more, but a
 	 * bounded call keeps the inode lock hold time short on both. */
 	.max_dedupe_len = 16ULL << 20,

@@ -4,7 +4,6 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "reflink_priv.h"
 
@@ -66,19 +65,20 @@ static void json_result(struct rl_json *js, int err)
 static int clone_file(const char *srcp, const char *dstarg, struct rl_json *js)
 {
 	struct rl_file *src = NULL, *dst = NULL;
+	char msg[256];
 	char *dstp = NULL, *tmp;
 	struct stat st;
 	bool existed;
 	int err;
 
-	if (stat(dstarg, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (rl_ops->stat(dstarg, &st) == 0 && S_ISDIR(st.st_mode)) {
 		tmp = xstrdup(srcp);
 		dstp = xasprintf("%s/%s", dstarg, basename(tmp));
 		free(tmp);
 	} else {
 		dstp = xstrdup(dstarg);
 	}
-	existed = lstat(dstp, &st) == 0;
+	existed = rl_ops->lstat(dstp, &st) == 0;
 	err = open_for("clone", srcp, dstp, srcp, RL_OPEN_READ, &src);
 	if (!err)
 		err = open_for("clone", srcp, dstp, dstp, RL_OPEN_CREATE, &dst);
@@ -89,15 +89,13 @@ static int clone_file(const char *srcp, const char *dstarg, struct rl_json *js)
 		/* FICLONE leaves a longer destination's tail: cut it, as cp
 		 * does, but only once the clone has succeeded. */
 		else if (S_ISREG(dst->st.st_mode) && dst->st.st_size > src->st.st_size &&
-			 ftruncate(dst->fd, src->st.st_size) < 0) {
-			err = -errno;
+			 (err = rl_ops->truncate(dst, src->st.st_size)))
 			error("clone %s -> %s: truncate to %lld: %s", srcp, dstp,
-			      (long long)src->st.st_size, strerror(errno));
-		}
+			      (long long)src->st.st_size, rl_errmsg(err, NULL, msg, sizeof(msg)));
 	}
 	/* Do not leave an empty file behind a clone that failed. */
 	if (err && dst && !existed)
-		unlink(dstp);
+		rl_ops->unlink(dstp);
 	if (js) {
 		rl_json_obj_begin(js, NULL);
 		rl_json_str(js, "command", "clone");
@@ -127,9 +125,13 @@ int cmd_clone(const struct rl_cmd *cmd, int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		rl_usage_error(cmd, "clone: need SRC and DST");
+	if (rl_backend_begin(true))
+		return RL_EXIT_FAIL;
 	if (json)
 		js = rl_json_new(stdout);
-	if (recursive)
+	if (recursive && rl_image_mode())
+		ret = rl_image_clone_tree(argv[optind], argv[optind + 1], js);
+	else if (recursive)
 		ret = rl_clone_tree(argv[optind], argv[optind + 1], js);
 	else
 		ret = clone_file(argv[optind], argv[optind + 1], js);
@@ -165,8 +167,12 @@ int cmd_clone_range(const struct rl_cmd *cmd, int argc, char **argv)
 	parse_size_arg(cmd, "SRC_OFF", argv[optind + 1], &soff);
 	parse_size_arg(cmd, "DST_OFF", argv[optind + 3], &doff);
 	parse_size_arg(cmd, "LEN", argv[optind + 4], &len);
+	if (rl_backend_begin(true)) {
+		free(js);	/* nothing written yet */
+		return RL_EXIT_FAIL;
+	}
 
-	existed = lstat(dstp, &st) == 0;
+	existed = rl_ops->lstat(dstp, &st) == 0;
 	err = open_for("clone-range", srcp, dstp, srcp, RL_OPEN_READ, &src);
 	if (!err)
 		err = open_for("clone-range", srcp, dstp, dstp, RL_OPEN_CREATE, &dst);
@@ -177,7 +183,7 @@ int cmd_clone_range(const struct rl_cmd *cmd, int argc, char **argv)
 					len ? soff + len : (uint64_t)src->st.st_size, err);
 	}
 	if (err && dst && !existed)
-		unlink(dstp);
+		rl_ops->unlink(dstp);
 	if (js) {
 		rl_json_obj_begin(js, NULL);
 		rl_json_str(js, "command", "clone-range");

@@ -52,6 +52,13 @@ int cmd_dedupe(const struct rl_cmd *cmd, int argc, char **argv)
 	for (i = 0; i < n; i++)
 		if (parse_size(argv[4 + 2 * i], &offs[i]))
 			rl_usage_error(cmd, "dedupe: bad DST_OFF '%s'", argv[4 + 2 * i]);
+	if (rl_backend_begin(true)) {
+		free(js);
+		ret = RL_EXIT_FAIL;
+		js = NULL;
+		n = 0;
+		goto out;
+	}
 
 	err = rl_ops->open(argv[0], RL_OPEN_READ, &src);
 	if (err) {

@@ -125,6 +125,8 @@ static int one_file(const char *path, const struct stat *st, void *arg)
 			rl_json_u64(x->js, "physical", ext[i].physical);
 			rl_json_u64(x->js, "length", ext[i].length);
 			rl_json_bool(x->js, "shared", ext[i].flags & FIEMAP_EXTENT_SHARED);
+			if (rl_image_mode())
+				rl_json_u64(x->js, "refcount", ext[i].refcount);
 			rl_json_arr_begin(x->js, "flags");
 			for (j = 0; j < NFLAGS; j++)
 				if (ext[i].flags & flag_names[j].flag)
@@ -137,15 +139,21 @@ static int one_file(const char *path, const struct stat *st, void *arg)
 	} else {
 		printf("%s: %zu extents, %llu bytes, %llu bytes shared\n", path, n,
 		       (unsigned long long)st->st_size, (unsigned long long)shared);
-		if (n)
+		/* Image mode knows each range's reference count: a column more. */
+		if (n && rl_image_mode())
+			printf("  %12s %14s %12s %6s  %s\n", "logical", "physical", "length",
+			       "refs", "flags");
+		else if (n)
 			printf("  %12s %14s %12s  %s\n", "logical", "physical", "length", "flags");
 		for (i = 0; i < n; i++) {
-			char fl[128];
+			char fl[128], refs[16] = "";
 
 			flags_text(ext[i].flags, fl, sizeof(fl));
-			printf("  %12llu %14llu %12llu  %s\n", (unsigned long long)ext[i].logical,
+			if (rl_image_mode())
+				snprintf(refs, sizeof(refs), " %6u", ext[i].refcount);
+			printf("  %12llu %14llu %12llu%s  %s\n", (unsigned long long)ext[i].logical,
 			       (unsigned long long)ext[i].physical,
-			       (unsigned long long)ext[i].length, fl);
+			       (unsigned long long)ext[i].length, refs, fl);
 		}
 	}
 	free(ext);
@@ -277,6 +285,10 @@ int cmd_extents(const struct rl_cmd *cmd, int argc, char **argv)
 	}
 	if (optind >= argc)
 		rl_usage_error(cmd, "extents: need at least one PATH");
+	if (rl_backend_begin(false)) {
+		free(x.js);
+		return RL_EXIT_FAIL;
+	}
 	if (x.js) {
 		rl_json_obj_begin(x.js, NULL);
 		rl_json_str(x.js, "command", "extents");

@@ -23,6 +23,7 @@ const char *const cmd_scan_usage[] = {
 const struct rl_option cmd_scan_options[] = {
 	{ "recursive", 'r', 0, NULL, "descend into directories" },
 	{ "dedupe", 'd', 0, NULL, "dedupe what was found (default: only report)" },
+	{ "dry-run", 'n', 0, NULL, "only report, even with -d" },
 	{ "min-size", OPT_MIN_SIZE, 1, "N", "skip files smaller than N bytes (default 4K)" },
 	{ "block-size", OPT_BLOCK_SIZE, 1, "N", "hash and dedupe in N-byte blocks (default 128K)" },
 	{ "hashfile", OPT_HASHFILE, 1, "FILE", "keep block hashes in FILE between runs" },
@@ -166,6 +167,7 @@ int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t v;
 	double t0 = now_seconds();
+	bool dry_run = false;
 	size_t i;
 	int c, ret;
 
@@ -174,6 +176,7 @@ int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv)
 		switch (c) {
 		case 'r': s.recursive = true; break;
 		case 'd': s.dedupe = true; break;
+		case 'n': dry_run = true; break;
 		case OPT_MIN_SIZE: s.min_size = size_opt(cmd, "min-size", optarg); break;
 		case OPT_BLOCK_SIZE:
 			s.block_size = size_opt(cmd, "block-size", optarg);
@@ -195,6 +198,18 @@ int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv)
 	}
 	if (optind >= argc)
 		rl_usage_error(cmd, "scan: need at least one PATH");
+	if (dry_run)
+		s.dedupe = false;
+	if (rl_image_mode() && s.follow)
+		rl_usage_error(cmd, "scan: --follow: symbolic links inside an image are never followed");
+	for (i = optind; rl_image_mode() && s.dedupe && i < (size_t)argc; i++)
+		if (rl_image_path_readonly(argv[i]))
+			rl_usage_error(cmd, "scan -d: %s is in a snapshot, which is read-only "
+				       "(scan it without -d)", argv[i]);
+	if (rl_backend_begin(s.dedupe)) {
+		free(s.js);
+		return RL_EXIT_FAIL;
+	}
 	w.recursive = s.recursive;
 	w.follow = w.follow_args = s.follow;
 	s.progress = !s.js && is_tty_stderr();

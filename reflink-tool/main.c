@@ -22,6 +22,7 @@ static const struct rl_cmd commands[] = {
 	{ "dedupe", cmd_dedupe, cmd_dedupe_usage, cmd_dedupe_options },
 	{ "extents", cmd_extents, cmd_extents_usage, cmd_extents_options },
 	{ "scan", cmd_scan, cmd_scan_usage, cmd_scan_options },
+	{ "snapshot", cmd_snapshot, cmd_snapshot_usage, cmd_snapshot_options },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -109,10 +110,13 @@ static void main_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: %s COMMAND [OPTIONS] ARGS...\n\ncommands:\n", PROG);
+	fprintf(f, "usage: %s [--image IMG] COMMAND [OPTIONS] ARGS...\n\ncommands:\n", PROG);
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %s %s\n", PROG, commands[i].usage[0]);
-	fprintf(f, "\n%s COMMAND --help shows the options of a command.\n"
+	fprintf(f, "\n--image IMG works on the unmounted pmcfs image (or device) IMG through\n"
+		"libpmcfs instead of the kernel; paths are then inside the image, from\n"
+		"the root of its live filesystem, and NAME@/PATH is PATH in snapshot NAME.\n"
+		"\n%s COMMAND --help shows the options of a command.\n"
 		"%s --version prints the version.\n", PROG, PROG);
 }
 
@@ -120,6 +124,25 @@ int main(int argc, char **argv)
 {
 	size_t i;
 
+	/* The one global option: --image IMG (or --image=IMG) first. */
+	while (argc >= 2 && !strncmp(argv[1], "--image", 7) &&
+	       (argv[1][7] == 0 || argv[1][7] == '=')) {
+		if (argv[1][7] == '=') {
+			rl_image_path = argv[1] + 8;
+			argc--, argv++;
+		} else if (argc >= 3) {
+			rl_image_path = argv[2];
+			argc -= 2, argv += 2;
+		} else {
+			fprintf(stderr, "%s: --image needs an argument\n", PROG);
+			return RL_EXIT_USAGE;
+		}
+		if (!*rl_image_path) {
+			fprintf(stderr, "%s: --image needs an argument\n", PROG);
+			return RL_EXIT_USAGE;
+		}
+		rl_ops = &rl_image_ops;
+	}
 	if (argc < 2) {
 		main_usage(stderr);
 		return RL_EXIT_USAGE;
@@ -134,7 +157,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(&commands[i], argc - 1, argv + 1);
+			return rl_backend_end(commands[i].fn(&commands[i], argc - 1, argv + 1));
 	fprintf(stderr, "%s: unknown command '%s'\n", PROG, argv[1]);
 	main_usage(stderr);
 	return RL_EXIT_USAGE;

@@ -38,7 +38,7 @@ struct rl_option {
 /* Ids for long-only options. */
 enum {
 	OPT_JSON = 256, OPT_OWNERS, OPT_MIN_SIZE, OPT_HASHFILE, OPT_THREADS,
-	OPT_BLOCK_SIZE, OPT_FOLLOW, OPT_HELP,
+	OPT_BLOCK_SIZE, OPT_FOLLOW, OPT_HELP, OPT_DRY_RUN,
 };
 #define RL_OPT_JSON_ENTRY { "json", OPT_JSON, 0, NULL, "machine-readable output on stdout" }
 #define RL_OPT_HELP_ENTRY { "help", OPT_HELP, 0, NULL, "show this help and exit" }
@@ -65,10 +65,13 @@ int cmd_clone_range(const struct rl_cmd *cmd, int argc, char **argv);
 int cmd_dedupe(const struct rl_cmd *cmd, int argc, char **argv);
 int cmd_extents(const struct rl_cmd *cmd, int argc, char **argv);
 int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv);
+int cmd_snapshot(const struct rl_cmd *cmd, int argc, char **argv);
 extern const char *const cmd_clone_usage[], *const cmd_clone_range_usage[],
-	*const cmd_dedupe_usage[], *const cmd_extents_usage[], *const cmd_scan_usage[];
+	*const cmd_dedupe_usage[], *const cmd_extents_usage[], *const cmd_scan_usage[],
+	*const cmd_snapshot_usage[];
 extern const struct rl_option cmd_clone_options[], cmd_clone_range_options[],
-	cmd_dedupe_options[], cmd_extents_options[], cmd_scan_options[];
+	cmd_dedupe_options[], cmd_extents_options[], cmd_scan_options[],
+	cmd_snapshot_options[];
 
 /* Clone a tree as cp -a --reflink=always (cmd_clone_tree.c). */
 int rl_clone_tree(const char *src, const char *dst, struct rl_json *js);
@@ -95,6 +98,7 @@ struct rl_file {
 struct rl_extent {
 	uint64_t logical, physical, length;
 	uint32_t flags;		/* FIEMAP_EXTENT_* */
+	uint32_t refcount;	/* image backend: space-map references; 0 unknown */
 };
 
 /* One dedupe destination; status is 0, RL_DEDUPE_DIFFERS or -errno. */
@@ -108,8 +112,9 @@ struct rl_dedupe_dest {
 
 /*
  * Everything a subcommand needs from the filesystem. All return 0 or
- * -errno. The kernel backend is the only one so far; an image backend
- * (libpmcfs namespace) provides the same operations on an unmounted image.
+ * -errno (the image backend also -PMCFS_E* for a damaged image). The
+ * kernel backend works on mounted filesystems; the image backend
+ * (backend_image.c) does the same through libpmcfs on an unmounted image.
  */
 struct rl_backend_ops {
 	const char *name;
@@ -128,12 +133,46 @@ struct rl_backend_ops {
 		      struct rl_extent **ret, size_t *ret_n);
 	/* Does the filesystem of f support reflink? 1 yes, 0 no, -1 unknown. */
 	int (*reflink_supported)(struct rl_file *f, const char **ret_fsname);
+	/* Namespace: stat follows a final symlink where the backend can. */
+	int (*stat)(const char *path, struct stat *st);
+	int (*lstat)(const char *path, struct stat *st);
+	/* The names in a directory (no "." and ".."), sorted; *ret malloc'ed. */
+	int (*list_dir)(const char *path, char ***ret, size_t *ret_n);
+	int (*unlink)(const char *path);
+	int (*truncate)(struct rl_file *f, uint64_t size);
 	uint64_t max_dedupe_len;
 	unsigned int max_dedupe_dests;
+	/* Nothing else changes the files while a command runs (an image
+	 * held exclusively), so "changed since hashed" checks are moot. */
+	bool exclusive;
 };
 
-extern const struct rl_backend_ops rl_kernel_ops;
+extern const struct rl_backend_ops rl_kernel_ops, rl_image_ops;
 extern const struct rl_backend_ops *rl_ops;
+
+/* ---- image mode (image.c) ------------------------------------------------ */
+
+/* The IMG of --image, or NULL in kernel mode. */
+extern const char *rl_image_path;
+static inline bool rl_image_mode(void) { return rl_image_path != NULL; }
+/*
+ * Open the image for a command (kernel mode: nothing to do). write opens
+ * it read-write with one transaction for the whole command; otherwise
+ * read-only. Reports and returns -1 on failure (the command exits 1).
+ */
+int rl_backend_begin(bool write);
+/*
+ * End the command: commit its transaction when it succeeded (or when the
+ * only failures were ranges that differ, which change nothing), else
+ * abort so the image is unchanged, and say so. Returns the exit code.
+ */
+int rl_backend_end(int ret);
+/* Is path of the NAME@/PATH form (a file in a read-only snapshot)? */
+bool rl_image_path_readonly(const char *path);
+/* Count an error that must keep the transaction from committing. */
+void rl_image_note_error(int err);
+/* Copy a tree inside the image (clone -r in image mode). */
+int rl_image_clone_tree(const char *src, const char *dst, struct rl_json *js);
 
 /* ---- the dedupe driver (dedupe.c), shared by dedupe and scan ----------- */
 

@@ -85,7 +85,8 @@ static int hash_file(struct scan *s, const struct hashfile *hf, struct scan_file
 	if (hf && hashfile_lookup(hf, f)) {
 		f->cached = true;
 	} else {
-		posix_fadvise(rf->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		if (rf->fd >= 0)
+			posix_fadvise(rf->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 		for (i = 0; i < f->nblocks; i++) {
 			uint64_t len = block_len(s, f, i);
 

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pmcfs.h"
 #include "reflink_priv.h"
 
 static void vreport(const char *prefix, const char *fmt, va_list ap)
@@ -144,7 +145,7 @@ static const struct {
 	{ ENOENT, "ENOENT", NULL },
 	{ ENOSPC, "ENOSPC", NULL },
 	{ EFBIG, "EFBIG", "the range goes past the maximum file size" },
-	{ EROFS, "EROFS", NULL },
+	{ EROFS, "EROFS", "snapshots in an image are read-only" },
 	{ ENOMEM, "ENOMEM", NULL },
 	{ EIO, "EIO", NULL },
 	{ ENOTDIR, "ENOTDIR", NULL },
@@ -155,12 +156,29 @@ static const struct {
 	{ EINTR, "EINTR", NULL },
 };
 
+/* Codes libpmcfs adds above errno for a damaged image (image mode). */
+static const struct {
+	int err;
+	const char *name;
+} pmcfs_names[] = {
+	{ PMCFS_ECORRUPT, "ECORRUPT" },
+	{ PMCFS_EBADCRC, "EBADCRC" },
+	{ PMCFS_ENOFS, "ENOFS" },
+	{ PMCFS_EFEATURE, "EFEATURE" },
+	{ PMCFS_ESTALE, "ESTALE" },
+	{ PMCFS_EMISDIRECT, "EMISDIRECT" },
+	{ PMCFS_EDIFFERS, "EDIFFERS" },
+};
+
 const char *rl_errname(int err)
 {
 	size_t i;
 
 	if (err < 0)
 		err = -err;
+	for (i = 0; i < sizeof(pmcfs_names) / sizeof(pmcfs_names[0]); i++)
+		if (pmcfs_names[i].err == err)
+			return pmcfs_names[i].name;
 	for (i = 0; i < sizeof(errhints) / sizeof(errhints[0]); i++)
 		if (errhints[i].err == err)
 			return errhints[i].name;
@@ -174,6 +192,14 @@ const char *rl_errmsg(int err, const char *op, char *buf, size_t len)
 
 	if (err < 0)
 		err = -err;
+	if (err > PMCFS_EBASE) {
+		if (err == PMCFS_EDIFFERS)
+			snprintf(buf, len, "%s", pmcfs_strerror(err));
+		else
+			snprintf(buf, len, "%s (the image is damaged: check it with fsck.pmcfs)",
+				 pmcfs_strerror(err));
+		return buf;
+	}
 	for (i = 0; i < sizeof(errhints) / sizeof(errhints[0]); i++)
 		if (errhints[i].err == err)
 			hint = errhints[i].hint;

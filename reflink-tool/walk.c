@@ -6,7 +6,6 @@
  * it was pointed at. Entries are visited in name order, so runs are
  * reproducible.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -50,13 +49,17 @@ static bool visited(struct rl_walk *w, const struct stat *st)
 
 static int walk_path(struct rl_walk *w, const char *path, bool top)
 {
-	struct dirent **ents = NULL;
+	char msg[256];
+	char **ents = NULL;
 	struct stat st;
-	int i, n, ret = 0;
+	size_t i, n;
+	int err, ret = 0;
 
-	if (lstat(path, &st) < 0) {
+	err = rl_ops->lstat(path, &st);
+	if (err) {
 		w->errors++;
-		return error("%s %s: stat: %s", w->op, path, strerror(errno));
+		rl_image_note_error(err);
+		return error("%s %s: stat: %s", w->op, path, rl_errmsg(err, NULL, msg, sizeof(msg)));
 	}
 	if (S_ISLNK(st.st_mode)) {
 		bool follow = top ? w->follow_args || w->follow : w->follow && inside_roots(w, path);
@@ -65,7 +68,7 @@ static int walk_path(struct rl_walk *w, const char *path, bool top)
 			w->skipped_links++;
 			return 0;
 		}
-		if (stat(path, &st) < 0) {	/* dangling */
+		if (rl_ops->stat(path, &st) < 0 || S_ISLNK(st.st_mode)) {	/* dangling */
 			w->skipped_links++;
 			return 0;
 		}
@@ -99,22 +102,22 @@ static int walk_path(struct rl_walk *w, const char *path, bool top)
 	}
 	if (visited(w, &st))
 		return 0;	/* a loop through a followed symlink */
-	n = scandir(path, &ents, NULL, alphasort);
-	if (n < 0) {
+	err = rl_ops->list_dir(path, &ents, &n);
+	if (err) {
 		w->errors++;
-		return error("%s %s: read directory: %s", w->op, path, strerror(errno));
+		return error("%s %s: read directory: %s", w->op, path,
+			     rl_errmsg(err, NULL, msg, sizeof(msg)));
 	}
 	for (i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
+		const char *name = ents[i];
+		size_t pl = strlen(path);
+		/* "/" and "snap@/" already end in a slash. */
+		char *sub = pl && path[pl - 1] == '/' ? xasprintf("%s%s", path, name) :
+							  xasprintf("%s/%s", path, name);
 
-		if (strcmp(name, ".") && strcmp(name, "..")) {
-			char *sub = strcmp(path, "/") ? xasprintf("%s/%s", path, name) :
-							 xasprintf("/%s", name);
-
-			if (walk_path(w, sub, false) < 0)
-				ret = -1;
-			free(sub);
-		}
+		if (walk_path(w, sub, false) < 0)
+			ret = -1;
+		free(sub);
 		free(ents[i]);
 	}
 	free(ents);
@@ -126,7 +129,8 @@ int rl_walk(struct rl_walk *w, char **paths, int npaths)
 	int i, ret = 0;
 
 	w->roots = xcalloc(npaths, sizeof(*w->roots));
-	for (i = 0; i < npaths; i++) {
+	/* Image mode never follows links, so it has no use for real paths. */
+	for (i = 0; i < npaths && !rl_image_mode(); i++) {
 		char *r = realpath(paths[i], NULL);
 
 		if (r)
