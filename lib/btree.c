@@ -445,19 +445,26 @@ static int split_child(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct path
 	return 0;
 }
 
-/* Choose where to split a full leaf so the new item fits on its side. */
-static int leaf_split_point(struct pmcfs_buf *b, unsigned slot, uint32_t need, unsigned *ret)
+/*
+ * Choose where to split a full leaf so the new item fits on its side.
+ * An insert goes left of the split when slot <= s; a replacement takes
+ * the old item's place, which is left only when slot < s.
+ */
+static int leaf_split_point(struct pmcfs_buf *b, unsigned slot, uint32_t need, bool replace,
+			    unsigned *ret)
 {
 	unsigned n = nritems(b), best = 0;
-	uint32_t total = 0, left = 0, best_max = UINT32_MAX;
+	int64_t total = 0, left = 0, best_max = INT64_MAX;
+	int64_t delta = replace ? (int64_t)need - item_used(b, slot) : need;
 
 	for (unsigned i = 0; i < n; i++)
 		total += item_used(b, i);
 	for (unsigned s = 1; s < n; s++) {
-		uint32_t l, r;
+		bool goes_left = replace ? slot < s : slot <= s;
+		int64_t l, r;
 		left += item_used(b, s - 1);
-		l = left + (slot <= s ? need : 0);
-		r = total - left + (slot > s ? need : 0);
+		l = left + (goes_left ? delta : 0);
+		r = total - left + (goes_left ? 0 : delta);
 		if (l <= PMCFS_NODE_SPACE && r <= PMCFS_NODE_SPACE && (l > r ? l : r) < best_max) {
 			best_max = l > r ? l : r;
 			best = s;
@@ -534,7 +541,7 @@ again:
 	if (mode == SEARCH_INSERT && pmcfs_leaf_free(p->b[0]->data) < need &&
 	    !(*found && mode_fail_if_found)) {
 		unsigned split;
-		if ((err = leaf_split_point(p->b[0], p->slot[0], need, &split)))
+		if ((err = leaf_split_point(p->b[0], p->slot[0], need, *found, &split)))
 			return err;
 		if ((err = split_child(tx, t, p, 0, split)))
 			return err;
@@ -808,51 +815,93 @@ int pmcfs_tree_new_root(struct pmcfs_trans *tx, struct pmcfs_tree *t)
 	return 0;
 }
 
-/* ---- dropping a whole tree (snapshot deletion) ---------------------------------- */
+/* ---- dropping a tree (snapshot deletion) ---------------------------------------- */
 
-static int drop_ref(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t blkno,
-		    uint64_t gen, int level)
+/*
+ * One step of dropping t: remove the leftmost child subtree of the
+ * leftmost path, through ordinary copy-on-write, so the tree is a valid
+ * tree with exact refcounts at every commit and an interrupted deletion
+ * simply continues. A subtree still shared with another tree (count > 1)
+ * costs one decrement, however large it is; only blocks private to t
+ * are visited. *ret_done when the tree is empty and its root released.
+ */
+int pmcfs_tree_drop_step(struct pmcfs_trans *tx, struct pmcfs_tree *t, bool *ret_done)
 {
-	struct pmcfs_buf *b;
-	uint8_t *copy;
+	struct path p;
+	uint64_t blk, gen;
 	uint32_t rc;
-	int err;
+	int err, level;
 
-	if ((err = pmcfs_space_get_count(t->fs, blkno, &rc)))
+	*ret_done = false;
+	if ((err = check_tx(tx, t)))
 		return err;
-	if (rc == 0)
-		return -PMCFS_ECORRUPT;
-	if (rc > 1)
-		return pmcfs_space_dec(tx, blkno, 1);
-	if ((err = pmcfs_read_node(t->fs, blkno, t->magic, level, gen, &b)))
+	pmcfs_cache_trim(&t->fs->cache);
+	if ((err = node_count(t, t->root.blkno, &rc)))
 		return err;
-	copy = malloc(PMCFS_BLOCK_SIZE);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, b->data, PMCFS_BLOCK_SIZE);	/* recursion may evict b */
-	err = pmcfs_space_dec(tx, blkno, 1);
-	pmcfs_cache_forget(&t->fs->cache, blkno);
-	for (unsigned i = 0; !err && i < pmcfs_node_nritems(copy); i++) {
-		uint64_t cb, cg;
-		if (!level)
-			break;
-		pmcfs_node_child(copy, i, &cb, &cg);
-		err = drop_ref(tx, t, cb, cg, level - 1);
+	if (rc > 1) {			/* the whole tree is shared: drop our reference */
+		if ((err = pmcfs_space_dec(tx, t->root.blkno, 1)))
+			return err;
+		goto done;
 	}
-	if (!err && !level)
-		err = pmcfs_node_for_each_ref(tx, t, copy, pmcfs_space_dec);
-	free(copy);
-	return err;
+	memset(&p, 0, sizeof(p));
+	p.top = t->root.level;
+	if ((err = read_root(t, &p.b[p.top])) || (err = cow_at(tx, t, &p, p.top)))
+		return err;
+	/* Down the leftmost path through private interior nodes. */
+	for (level = p.top; level > 1; level--) {
+		pmcfs_node_child(p.b[level]->data, 0, &blk, &gen);
+		if ((err = node_count(t, blk, &rc)))
+			return err;
+		if (rc > 1)
+			break;
+		p.slot[level] = 0;
+		if ((err = pmcfs_read_node(t->fs, blk, t->magic, level - 1, gen, &p.b[level - 1])) ||
+		    (err = cow_at(tx, t, &p, level - 1)))
+			return err;
+	}
+	if (level == 0) {		/* a single-leaf tree */
+		if ((err = pmcfs_node_for_each_ref(tx, t, p.b[0]->data, pmcfs_space_dec)) ||
+		    (err = node_release(tx, t, p.b[0]->blkno)))
+			return err;
+		goto done;
+	}
+	/* Drop the leftmost child of p.b[level]: shared (one decrement) or a private leaf. */
+	pmcfs_node_child(p.b[level]->data, 0, &blk, &gen);
+	if ((err = node_count(t, blk, &rc)))
+		return err;
+	if (rc == 1) {
+		struct pmcfs_buf *leaf;
+		if ((err = pmcfs_read_node(t->fs, blk, t->magic, 0, gen, &leaf)) ||
+		    (err = pmcfs_node_for_each_ref(tx, t, leaf->data, pmcfs_space_dec)))
+			return err;
+	}
+	if ((err = node_release(tx, t, blk)))
+		return err;
+	node_delete_ptr(p.b[level], 0);
+	/* Empty interior nodes go too, up to the root. */
+	while (nritems(p.b[level]) == 0) {
+		if ((err = node_release(tx, t, p.b[level]->blkno)))
+			return err;
+		if (level == p.top)
+			goto done;
+		node_delete_ptr(p.b[level + 1], 0);
+		level++;
+	}
+	return 0;
+done:
+	t->root.blkno = 0;
+	t->gone = true;
+	*ret_done = true;
+	return 0;
 }
 
 int pmcfs_tree_drop(struct pmcfs_trans *tx, struct pmcfs_tree *t)
 {
-	int err = drop_ref(tx, t, t->root.blkno, t->root.gen, t->root.level);
+	bool done = false;
+	int err = 0;
 
-	if (!err) {
-		t->root.blkno = 0;
-		t->gone = true;
-	}
+	while (!err && !done)
+		err = pmcfs_tree_drop_step(tx, t, &done);
 	return err;
 }
 

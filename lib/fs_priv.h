@@ -152,6 +152,7 @@ int pmcfs_node_for_each_ref(struct pmcfs_trans *tx, const struct pmcfs_tree *t,
 int pmcfs_tree_lookup_le(struct pmcfs_fs *fs, struct pmcfs_tree *t, const struct pmcfs_ckey *key,
 			 struct pmcfs_ckey *ret_key, void *buf, uint32_t bufsize, uint32_t *ret_size);
 int pmcfs_tree_drop(struct pmcfs_trans *tx, struct pmcfs_tree *t);
+int pmcfs_tree_drop_step(struct pmcfs_trans *tx, struct pmcfs_tree *t, bool *ret_done);
 
 /* Root table (subvol.c). */
 int pmcfs_subvol_flush_roots(struct pmcfs_trans *tx);

@@ -313,8 +313,17 @@ int pmcfs_subvol_create(struct pmcfs_trans *tx, const char *name, uint64_t *ret_
 enum pmcfs_snapshot_flags { PMCFS_SNAP_RDONLY = 1U << 0 };
 int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name,
 			  unsigned flags, uint64_t *ret_id);
-/* Drop every reference the subvolume holds; frees what reaches zero. */
+/* Drop every reference the subvolume holds, in this transaction; frees what reaches zero. */
 int pmcfs_subvol_delete(struct pmcfs_trans *tx, uint64_t id);
+/*
+ * Incremental deletion across transactions: mark the subvolume DROPPING,
+ * then call drop_step (up to budget subtree removals each) in as many
+ * transactions as it takes; *ret_done once the root item is gone. At
+ * every commit the tree is valid with exact refcounts, so an interrupted
+ * deletion continues from where it stopped (fsck finishes it).
+ */
+int pmcfs_subvol_delete_start(struct pmcfs_trans *tx, uint64_t id);
+int pmcfs_subvol_drop_step(struct pmcfs_trans *tx, uint64_t id, unsigned budget, bool *ret_done);
 
 /* ---- space map ------------------------------------------------------------------------ */
 

@@ -232,6 +232,8 @@ int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name
 	    (err = name_check(fs, name)) || (err = pmcfs_subvol_scan_next_id(fs)) ||
 	    (err = read_root_item(fs, src, &ri, src_name)))
 		return err;
+	if (pmcfs_root_item_flags(&ri) & PMCFS_ROOT_DROPPING)
+		return -ENOENT;		/* being deleted */
 	if ((err = pmcfs_space_inc(tx, st->root.blkno, 1)))
 		return err;
 	if ((err = tree_new(fs, fs->next_subvol, &st->root, st->next_ino, &t)))
@@ -248,15 +250,95 @@ int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name
 	return 0;
 }
 
-int pmcfs_subvol_delete(struct pmcfs_trans *tx, uint64_t id)
+/* Children of a deleted subvolume keep their parent id, marked gone. */
+static int mark_orphaned_children(struct pmcfs_trans *tx, uint64_t parent)
 {
-	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };
+	struct pmcfs_ckey start = { PMCFS_FIRST_SUBVOL, 0, 0 }, k;
+	struct pmcfs_iter *it;
+	const void *body;
+	uint32_t size;
+	uint64_t ids[64];
+	size_t n = 0;
+	int err;
+
+	do {
+		if ((err = pmcfs_iter_start(tx->fs, &tx->fs->roottab, &start, &it)))
+			return err;
+		n = 0;
+		while (n < 64 && (err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
+			struct pmcfs_root_item ri;
+			if (k.type != PMCFS_KEY_ROOT || size < sizeof(ri))
+				continue;
+			memcpy(&ri, body, sizeof(ri));
+			if (pmcfs_root_item_parent(&ri) == parent &&
+			    !(pmcfs_root_item_flags(&ri) & PMCFS_ROOT_PARENT_GONE))
+				ids[n++] = k.objectid;
+		}
+		pmcfs_iter_free(it);
+		if (err < 0)
+			return err;
+		for (size_t i = 0; i < n; i++) {
+			struct pmcfs_root_item ri;
+			char name[PMCFS_NAME_MAX + 1];
+			if ((err = read_root_item(tx->fs, ids[i], &ri, name)))
+				return err;
+			pmcfs_set_root_item_flags(&ri, pmcfs_root_item_flags(&ri) | PMCFS_ROOT_PARENT_GONE);
+			if ((err = write_root_item(tx, ids[i], &ri, name)))
+				return err;
+		}
+	} while (n == 64);
+	return 0;
+}
+
+int pmcfs_subvol_delete_start(struct pmcfs_trans *tx, uint64_t id)
+{
+	struct pmcfs_root_item ri;
+	char name[PMCFS_NAME_MAX + 1];
 	struct pmcfs_tree *t;
 	int err;
 
-	if ((err = pmcfs_subvol_open(tx->fs, id, &t)) || (err = pmcfs_tree_drop(tx, t)))
+	if (id == tx->fs->sb.root_subvol)
+		return -EBUSY;		/* the filesystem's default subvolume */
+	if ((err = pmcfs_subvol_open(tx->fs, id, &t)) || (err = flush_root(tx, t)) ||
+	    (err = read_root_item(tx->fs, id, &ri, name)))
 		return err;
-	return pmcfs_tree_delete(tx, &tx->fs->roottab, &k);
+	pmcfs_set_root_item_flags(&ri, pmcfs_root_item_flags(&ri) | PMCFS_ROOT_DROPPING);
+	return write_root_item(tx, id, &ri, name);
+}
+
+int pmcfs_subvol_drop_step(struct pmcfs_trans *tx, uint64_t id, unsigned budget, bool *ret_done)
+{
+	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };
+	struct pmcfs_subvol_info si;
+	struct pmcfs_tree *t;
+	bool done = false;
+	int err;
+
+	*ret_done = false;
+	if ((err = pmcfs_subvol_info(tx->fs, id, &si)))
+		return err;
+	if (!(si.flags & PMCFS_ROOT_DROPPING))
+		return -EINVAL;
+	if ((err = pmcfs_subvol_open(tx->fs, id, &t)))
+		return err;
+	while (!err && !done && budget--)
+		err = pmcfs_tree_drop_step(tx, t, &done);
+	if (err || !done)
+		return err;
+	if ((err = pmcfs_tree_delete(tx, &tx->fs->roottab, &k)))
+		return err;
+	*ret_done = true;
+	return mark_orphaned_children(tx, id);
+}
+
+int pmcfs_subvol_delete(struct pmcfs_trans *tx, uint64_t id)
+{
+	bool done = false;
+	int err = pmcfs_subvol_delete_start(tx, id);
+
+	while (!err && !done)
+		err = pmcfs_subvol_drop_step(tx, id, 1024, &done);
+	return err;
 }
 
 int pmcfs_subvol_flush_roots(struct pmcfs_trans *tx)

@@ -32,7 +32,8 @@ struct bound {
 };
 
 static void walk(struct pmcfs_fs *fs, struct fsaudit *a, uint64_t tree, uint64_t blk,
-		 uint64_t gen, int level, const struct bound *bd, bool is_root, uint64_t max_gen)
+		 uint64_t gen, int level, const struct bound *bd, bool is_root, uint64_t max_gen,
+		 bool dropping)
 {
 	uint8_t buf[PMCFS_BLOCK_SIZE] __attribute__((aligned(64)));
 	struct pmcfs_verify_err why;
@@ -55,9 +56,10 @@ static void walk(struct pmcfs_fs *fs, struct fsaudit *a, uint64_t tree, uint64_t
 	if (pmcfs_header_generation(h) != gen || gen > max_gen)
 		bad(a, "block %lu: generation %lu, pointer says %lu", blk, pmcfs_header_generation(h), gen);
 	n = pmcfs_node_nritems(buf);
-	if (!is_root) {
+	/* A tree being dropped loses subtrees from the left: no fill rule. */
+	if (!is_root && !dropping) {
 		if (level && n < PMCFS_NODE_MAX_PTRS / 4)
-			bad(a, "interior block %lu underfull: %u pointers", blk, n);
+			bad(a, "interior block %lu of tree %lu underfull: %u pointers", blk, tree, n);
 		if (!level) {
 			uint32_t used = n * sizeof(struct pmcfs_item);
 			for (unsigned i = 0; i < n; i++) {
@@ -66,7 +68,7 @@ static void walk(struct pmcfs_fs *fs, struct fsaudit *a, uint64_t tree, uint64_t
 				used += (sz + 7) & ~7u;
 			}
 			if (used < PMCFS_NODE_SPACE / 4)
-				bad(a, "leaf %lu underfull: %u bytes", blk, used);
+				bad(a, "leaf %lu of tree %lu underfull: %u bytes", blk, tree, used);
 		}
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -87,7 +89,7 @@ static void walk(struct pmcfs_fs *fs, struct fsaudit *a, uint64_t tree, uint64_t
 				cb.has_hi = true;
 			}
 			pmcfs_node_child(buf, i, &cblk, &cgen);
-			walk(fs, a, tree, cblk, cgen, level - 1, &cb, false, gen);
+			walk(fs, a, tree, cblk, cgen, level - 1, &cb, false, gen, dropping);
 		}
 		return;
 	}
@@ -103,7 +105,7 @@ static void walk(struct pmcfs_fs *fs, struct fsaudit *a, uint64_t tree, uint64_t
 			memcpy(&ri, body, sizeof(ri));
 			walk(fs, a, k.objectid, pmcfs_root_item_blkno(&ri),
 			     pmcfs_root_item_generation(&ri), pmcfs_root_item_level(&ri), &none, true,
-			     UINT64_MAX);
+			     UINT64_MAX, pmcfs_root_item_flags(&ri) & PMCFS_ROOT_DROPPING);
 		} else if (tree >= PMCFS_FIRST_SUBVOL && k.type == PMCFS_KEY_EXTENT) {
 			struct pmcfs_extent e;
 			memcpy(&e, body, sizeof(e));
@@ -175,9 +177,9 @@ int fsaudit_run(struct pmcfs_fs *fs, struct fsaudit *a)
 	if (!a->refs || !a->reachable)
 		return -1;
 	walk(fs, a, PMCFS_ROOTTAB_TREE, ci->roottab.blkno, ci->roottab.gen, ci->roottab.level,
-	     &none, true, ci->generation);
+	     &none, true, ci->generation, false);
 	walk(fs, a, PMCFS_SPACEMAP_TREE, ci->spacemap.blkno, ci->spacemap.gen, ci->spacemap.level,
-	     &none, true, ci->generation);
+	     &none, true, ci->generation, false);
 	check_spacemap(fs, a);
 	return a->errors ? -1 : 0;
 }

@@ -37,6 +37,8 @@ struct snap {
 static struct model live, committed;
 static struct snap snaps[MAX_SNAPS];
 static int nsnaps;
+static uint64_t dropping[MAX_SNAPS];	/* incremental deletions in progress */
+static int ndropping;
 static uint64_t rng_state;
 
 static uint64_t rnd(void)
@@ -241,7 +243,7 @@ int main(int argc, char **argv)
 		CHECK_OK(pmcfs_subvol_open(fs, PMCFS_FIRST_SUBVOL, &t));
 		for (long i = 0; i < n && done < ops; i++, done++) {
 			unsigned r = rnd() % 100;
-			if (getenv("TEST_BTREE_ONE_OP"))
+			if (getenv("TEST_BTREE_ONE_OP") || getenv("TEST_BTREE_TRACE"))
 				fprintf(stderr, "op %ld: %u\n", done, r);
 			if (r < 35)
 				op_put(tx, t, false);
@@ -264,10 +266,22 @@ int main(int argc, char **argv)
 				nsnaps++;
 			} else if (!abortable && nsnaps && r == 99) {
 				int s = rnd() % nsnaps;
-				CHECK_OK(pmcfs_subvol_delete(tx, snaps[s].id));
+				if (rnd() % 2 || ndropping == MAX_SNAPS) {
+					CHECK_OK(pmcfs_subvol_delete(tx, snaps[s].id));
+				} else {
+					/* Deleted a little per transaction from now on. */
+					CHECK_OK(pmcfs_subvol_delete_start(tx, snaps[s].id));
+					dropping[ndropping++] = snaps[s].id;
+				}
 				snaps[s] = snaps[--nsnaps];
 				snaps_dropped++;
 			}
+		}
+		for (int d = 0; !abortable && d < ndropping; d++) {
+			bool finished;
+			CHECK_OK(pmcfs_subvol_drop_step(tx, dropping[d], 1 + rnd() % 3, &finished));
+			if (finished)
+				dropping[d--] = dropping[--ndropping];
 		}
 		if (abortable) {
 			pmcfs_trans_abort(tx);
