@@ -1,0 +1,315 @@
+/*
+ * Oracles for one crash image (format-notes §10):
+ *  1. it opens;
+ *  2. the independent audit finds nothing (structure, exact refcounts,
+ *     free count) - fsck.pmcfs -n can be plugged in beside it later;
+ *  3. its logical content is the state before the op in flight or one
+ *     the op committed, nothing else;
+ *  and, because recovery must leave a filesystem that keeps working,
+ *  4. one more transaction on the recovered image commits and audits
+ *     clean (a recovered free-space view that hands out a live block
+ *     would pass 1-3 and corrupt the next write).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "crash.h"
+#include "fsaudit.h"
+#include "pmcfs_endian.h"
+
+#define DUMP_MAX_SUBVOLS 4096
+
+/* Only the logical fields: root block, level and ctime (wall clock) vary legitimately. */
+static uint64_t hash_subvol_info(const struct pmcfs_subvol_info *si, uint64_t h)
+{
+	h = crash_mix(h, si->id);
+	h = crash_mix(h, si->flags);
+	h = crash_mix(h, si->parent);
+	h = crash_mix(h, si->parent_gen);
+	h = crash_mix(h, si->create_gen);
+	h = crash_mix(h, si->next_ino);
+	return crash_hash64(si->name, strlen(si->name), h);
+}
+
+static int hash_tree(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t *h, uint64_t *nitems,
+		     uint64_t skip_type)
+{
+	struct pmcfs_iter *it;
+	struct pmcfs_ckey k;
+	const void *body;
+	uint32_t size;
+	int err = pmcfs_iter_start(fs, t, NULL, &it);
+
+	if (err)
+		return err;
+	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
+		if (k.type == skip_type)
+			continue;
+		*h = crash_mix(crash_mix(crash_mix(*h, k.objectid), k.type), k.offset);
+		*h = crash_hash64(body, size, *h);
+		(*nitems)++;
+	}
+	pmcfs_iter_free(it);
+	return err;
+}
+
+int crash_dump_fs(struct pmcfs_fs *fs, struct crash_dump *d)
+{
+	struct pmcfs_ckey start = { PMCFS_FIRST_SUBVOL, 0, 0 }, k;
+	uint64_t *ids = malloc(DUMP_MAX_SUBVOLS * sizeof(*ids)), h = 0x5eed, other = 0;
+	struct pmcfs_iter *it;
+	const void *body;
+	uint32_t size;
+	size_t n = 0, len = 0;
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	if (!ids)
+		return -ENOMEM;
+	/* Collect the ids first: each subvolume is then walked with its own iterator. */
+	if ((err = pmcfs_iter_start(fs, pmcfs_fs_roottab(fs), &start, &it)))
+		goto out;
+	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0)
+		if (k.type == PMCFS_KEY_ROOT && n < DUMP_MAX_SUBVOLS)
+			ids[n++] = k.objectid;
+	pmcfs_iter_free(it);
+	if (err < 0)
+		goto out;
+	/* Other root-table items (none yet) are logical content as they stand. */
+	if ((err = hash_tree(fs, pmcfs_fs_roottab(fs), &h, &other, PMCFS_KEY_ROOT)))
+		goto out;
+	len = (size_t)snprintf(d->text, sizeof(d->text), "%zu subvols:", n);
+	for (size_t i = 0; i < n; i++) {
+		struct pmcfs_subvol_info si;
+		struct pmcfs_tree *t;
+		uint64_t items = 0;
+		if ((err = pmcfs_subvol_info(fs, ids[i], &si)) ||
+		    (err = pmcfs_subvol_open(fs, ids[i], &t)))
+			goto out;
+		h = hash_subvol_info(&si, h);
+		if ((err = hash_tree(fs, t, &h, &items, 0x100)))
+			goto out;
+		d->nitems += items;
+		if (len < sizeof(d->text))
+			len += (size_t)snprintf(d->text + len, sizeof(d->text) - len, " %lu%s%s=%lu",
+						(unsigned long)si.id, si.name[0] ? ":" : "", si.name,
+						(unsigned long)items);
+	}
+	d->nsubvols = (unsigned)n;
+	d->hash = h | 1;	/* 0 means "no filesystem" */
+out:
+	free(ids);
+	return err;
+}
+
+/* ---- reachability, for pruning ------------------------------------------------ */
+
+static void reach_walk(struct pmcfs_fs *fs, uint8_t *mark, uint8_t *seen, uint64_t nblocks,
+		       uint64_t tree, uint64_t blk, int level)
+{
+	uint8_t buf[PMCFS_BLOCK_SIZE] __attribute__((aligned(64)));
+	struct pmcfs_verify_err why;
+	unsigned n;
+
+	if (blk >= nblocks || seen[blk])
+		return;
+	seen[blk] = mark[blk] = 1;
+	/* A block that fails its checks is read but leads nowhere. */
+	if (pmcfs_block_read(fs, blk, buf) ||
+	    pmcfs_node_verify(fs, buf, blk, pmcfs_tree_magic(tree), level, &why))
+		return;
+	n = pmcfs_node_nritems(buf);
+	for (unsigned i = 0; i < n; i++) {
+		struct pmcfs_ckey k;
+		uint32_t sz;
+		const void *body;
+		if (level) {
+			uint64_t cb, cg;
+			pmcfs_node_child(buf, i, &cb, &cg);
+			reach_walk(fs, mark, seen, nblocks, tree, cb, level - 1);
+			continue;
+		}
+		pmcfs_node_key(buf, i, &k);
+		body = pmcfs_leaf_body(buf, i, &sz);
+		if (tree == PMCFS_ROOTTAB_TREE && k.type == PMCFS_KEY_ROOT && sz >= sizeof(struct pmcfs_root_item)) {
+			struct pmcfs_root_item ri;
+			memcpy(&ri, body, sizeof(ri));
+			reach_walk(fs, mark, seen, nblocks, k.objectid, pmcfs_root_item_blkno(&ri),
+				   pmcfs_root_item_level(&ri));
+		} else if (tree >= PMCFS_FIRST_SUBVOL && k.type == PMCFS_KEY_EXTENT &&
+			   sz >= sizeof(struct pmcfs_extent)) {
+			/* Data is read by dump (content hashes) once files exist. */
+			struct pmcfs_extent e;
+			memcpy(&e, body, sizeof(e));
+			for (uint64_t b = pmcfs_extent_phys(&e), c = 0;
+			     c < pmcfs_extent_nblocks(&e) && b < nblocks; b++, c++)
+				mark[b] = 1;
+		}
+	}
+}
+
+void crash_reach(struct crash_img *im, uint8_t *mark, const uint8_t *inflight)
+{
+	struct pmcfs_super_scan scan;
+	struct pmcfs_dev *dev;
+	struct pmcfs_fs *fs;
+	uint8_t *seen;
+
+	/* Open reads these whatever they hold. */
+	mark[0] = 1;
+	for (uint64_t b = 1; b < 3; b++)
+		mark[b] = 1;
+	if (crash_img_dev(im, false, &dev))
+		return;
+	if (pmcfs_super_scan(dev, &scan) && scan.current < 0) {
+		pmcfs_dev_close(dev);
+		return;
+	}
+	for (uint64_t b = scan.sb.replica_blkno; b < scan.sb.replica_blkno + 3 && b < im->nblocks; b++)
+		mark[b] = 1;
+	if (pmcfs_fs_open(dev, PMCFS_OPEN_RDONLY | PMCFS_OPEN_NOSPACE, &fs)) {
+		pmcfs_dev_close(dev);
+		return;
+	}
+	seen = calloc(im->nblocks, 1);
+	if (!seen)
+		abort();
+	/*
+	 * Every record that some subset of the epoch can make open choose:
+	 * the newest valid one, and older ones while every newer record sits
+	 * in a block the epoch writes (and so may be torn). A stale record
+	 * behind an intact newer one can never be chosen, so the blocks it
+	 * reaches (freed and reused since) cannot matter.
+	 */
+	for (uint64_t floor = UINT64_MAX;;) {
+		uint64_t gen = 0;
+		bool stop = false, any = false;
+		for (int s = 0; s < PMCFS_NSLOTS; s++)
+			if (!scan.slot[s].err && scan.slot[s].ci.generation < floor &&
+			    scan.slot[s].ci.generation >= gen)
+				gen = scan.slot[s].ci.generation, any = true;
+		if (!any)
+			break;
+		for (int s = 0; s < PMCFS_NSLOTS; s++) {
+			const struct pmcfs_commit_info *ci = &scan.slot[s].ci;
+			if (scan.slot[s].err || ci->generation != gen)
+				continue;
+			if (!inflight[scan.slot[s].blkno])
+				stop = true;
+			memset(seen, 0, im->nblocks);
+			reach_walk(fs, mark, seen, im->nblocks, PMCFS_ROOTTAB_TREE, ci->roottab.blkno,
+				   ci->roottab.level);
+			reach_walk(fs, mark, seen, im->nblocks, PMCFS_SPACEMAP_TREE, ci->spacemap.blkno,
+				   ci->spacemap.level);
+		}
+		if (stop)
+			break;
+		floor = gen;
+	}
+	free(seen);
+	pmcfs_fs_close(fs);
+	pmcfs_dev_close(dev);
+}
+
+/* ---- the checks ---------------------------------------------------------------- */
+
+static int fail(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Commit one more change on the recovered image and audit the result. */
+static int recover_check(struct crash_img *im, char *why, size_t whylen)
+{
+	struct pmcfs_dev *dev;
+	struct pmcfs_fs *fs;
+	struct pmcfs_trans *tx;
+	struct pmcfs_tree *t;
+	struct fsaudit a;
+	uint8_t body[200];
+	int err, ret = 0;
+
+	if ((err = crash_img_dev(im, true, &dev)))
+		return fail(why, whylen, "recovery: %s", pmcfs_strerror(err));
+	if ((err = pmcfs_fs_open(dev, 0, &fs))) {
+		pmcfs_dev_close(dev);
+		return fail(why, whylen, "recovery: read-write open: %s", pmcfs_strerror(err));
+	}
+	memset(body, 0xc5, sizeof(body));
+	err = pmcfs_trans_begin(fs, &tx);
+	if (!err) {
+		uint64_t root = pmcfs_fs_sb(fs)->root_subvol, id;
+		struct pmcfs_ckey k = { 0xc0ffee, 100, pmcfs_trans_generation(tx) };
+		if (pmcfs_subvol_open(fs, root, &t) == 0)
+			err = pmcfs_tree_update(tx, t, &k, body, sizeof(body));
+		else
+			err = pmcfs_subvol_create(tx, "recovered", &id);
+		if (!err)
+			err = pmcfs_trans_commit(tx);
+		else
+			pmcfs_trans_abort(tx);
+	}
+	if (err)
+		ret = fail(why, whylen, "recovery: transaction after recovery failed: %s",
+			   pmcfs_strerror(err));
+	else if (fsaudit_run(fs, &a))
+		ret = fail(why, whylen, "recovery: audit after one more commit: %d errors, first: %s",
+			   a.errors, a.first_error);
+	if (!err)
+		fsaudit_free(&a);
+	pmcfs_fs_close(fs);
+	pmcfs_dev_close(dev);
+	return ret;
+}
+
+int crash_check_image(struct crash_img *im, const struct crash_expect *ex,
+		      const struct crash_cfg *cfg, char *why, size_t whylen)
+{
+	struct pmcfs_dev *dev;
+	struct pmcfs_fs *fs;
+	struct fsaudit a;
+	struct crash_dump d;
+	int err, ret = 0;
+
+	if ((err = crash_img_dev(im, false, &dev)))
+		return fail(why, whylen, "image device: %s", pmcfs_strerror(err));
+	im->track = true;
+	err = pmcfs_fs_open(dev, PMCFS_OPEN_RDONLY | PMCFS_OPEN_NOSPACE, &fs);
+	if (err) {
+		im->track = false;
+		pmcfs_dev_close(dev);
+		if (ex->nofs_ok)
+			return 0;
+		return fail(why, whylen, "open failed: %s", pmcfs_strerror(err));
+	}
+	if (fsaudit_run(fs, &a))
+		ret = fail(why, whylen, "audit: %d errors, first: %s (generation %lu)", a.errors,
+			   a.first_error, (unsigned long)pmcfs_fs_commit(fs)->generation);
+	fsaudit_free(&a);
+	if (!ret && (err = crash_dump_fs(fs, &d)))
+		ret = fail(why, whylen, "dump failed: %s", pmcfs_strerror(err));
+	if (!ret) {
+		int i;
+		for (i = 0; i < ex->n && ex->hash[i] != d.hash; i++)
+			;
+		if (i == ex->n)
+			ret = fail(why, whylen, "state (generation %lu) %s is none of the %d legal ones, "
+				   "first %s, last %s", (unsigned long)pmcfs_fs_commit(fs)->generation,
+				   d.text, ex->n, ex->n ? ex->dump[0].text : "-",
+				   ex->n ? ex->dump[ex->n - 1].text : "-");
+	}
+	im->track = false;
+	pmcfs_fs_close(fs);
+	pmcfs_dev_close(dev);
+	if (!ret && cfg->recover_tx)
+		ret = recover_check(im, why, whylen);
+	return ret;
+}
