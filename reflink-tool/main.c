@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 	/* The one global option: --image IMG (or --image=IMG) first. */
 	while (argc >= 2 && !strncmp(argv[1], "--image", 7) &&
 	       (argv[1][7] == 0 || argv[1][7] == '=')) {
+		const char *prev = rl_image_path;
+
 		if (argv[1][7] == '=') {
 			rl_image_path = argv[1] + 8;
 			argc--, argv++;
@@ -139,6 +141,13 @@ int main(int argc, char **argv)
 		}
 		if (!*rl_image_path) {
 			fprintf(stderr, "%s: --image needs an argument\n", PROG);
+			return RL_EXIT_USAGE;
+		}
+		/* Each image is a filesystem of its own: no reflink crosses
+		 * two (what EXDEV means for mounts). */
+		if (prev && strcmp(prev, rl_image_path)) {
+			fprintf(stderr, "%s: --image given twice: one image per run; data "
+				"cannot be shared across images (each is its own filesystem)\n", PROG);
 			return RL_EXIT_USAGE;
 		}
 		rl_ops = &rl_image_ops;

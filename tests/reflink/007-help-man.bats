@@ -8,7 +8,7 @@ MAN=$BATS_TEST_DIRNAME/../../man/pmcfs-reflink.8
 	page=$(sed 's/\\-/-/g' "$MAN")
 	run_ok "$REFLINK" --help
 	cmds=$(sed -n 's/^  pmcfs-reflink \([a-z-]*\) .*/\1/p' <<<"$output")
-	[ "$(wc -w <<<"$cmds")" -eq 5 ]
+	[ "$(wc -w <<<"$cmds")" -eq 6 ]
 	for c in $cmds; do
 		grep -q "^\.BI\? \"\?$c" <<<"$page" || grep -q "^\.B pmcfs-reflink $c" <<<"$page"
 		run_ok "$REFLINK" "$c" --help
@@ -28,10 +28,16 @@ MAN=$BATS_TEST_DIRNAME/../../man/pmcfs-reflink.8
 }
 
 @test "the man page has the sections and a version placeholder" {
-	for s in NAME SYNOPSIS DESCRIPTION COMMANDS OPTIONS "EXIT STATUS" "HASHFILE FORMAT" EXAMPLES "SEE ALSO"; do
+	for s in NAME SYNOPSIS DESCRIPTION COMMANDS OPTIONS "IMAGE MODE" SNAPSHOTS "EXIT STATUS" "HASHFILE FORMAT" EXAMPLES "SEE ALSO"; do
 		grep -q "^\.SH \"\?$s\"\?$" "$MAN"
 	done
 	grep -q '^\.TH .*@VERSION@' "$MAN"
+}
+
+@test "the global --image option is in --help and the man page" {
+	run_ok "$REFLINK" --help
+	[[ "$output" == *"[--image IMG]"* ]]
+	grep -q '^\.BI \\-\\-image " IMG"' "$MAN"
 }
 
 @test "--version and the command list" {

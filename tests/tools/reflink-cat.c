@@ -6,6 +6,11 @@
  *   reflink-cat -s IMAGE [DIR]    "xxh128 size path" for every regular
  *                                 file under DIR (default /), sorted by
  *                                 path, so content can be compared
+ *   reflink-cat -l IMAGE [DIR]    every entry under DIR with the metadata
+ *                                 cp -a keeps: path (relative to DIR),
+ *                                 type, mode, owner, links, size, mtime,
+ *                                 rdev, symlink target, xattrs, and the
+ *                                 first path of the same inode ("=path")
  * PATH may be NAME@/PATH for a file in snapshot NAME.
  */
 #include <stdio.h>
@@ -82,6 +87,51 @@ static int cmp_ent(const void *a, const void *b)
 	return strcmp(((const struct ent *)a)->path, ((const struct ent *)b)->path);
 }
 
+static bool meta;
+static size_t root_len;
+static struct { uint64_t ino; char *path; } *inos;
+static size_t ninos;
+
+static int xattr_cb(void *ctx, const char *name, const void *value, size_t size)
+{
+	(void)ctx;
+	printf(" %s=", name);
+	for (size_t i = 0; i < size; i++)
+		printf("%02x", ((const unsigned char *)value)[i]);
+	return 0;
+}
+
+static int print_meta(struct pmcfs_tree *t, const char *path, const struct pmcfs_stat *ps)
+{
+	const char *rel = path + root_len;
+	char target[4096];
+	size_t tl = 0;
+	int err = 0;
+
+	printf("%s %o %u:%u %u %llu %lld.%09ld %llu", *rel ? rel : ".", ps->mode, ps->uid, ps->gid,
+	       ps->nlink, S_ISDIR(ps->mode) ? 0ULL : (unsigned long long)ps->size,
+	       (long long)ps->mtime.tv_sec, ps->mtime.tv_nsec, (unsigned long long)ps->rdev);
+	if (S_ISLNK(ps->mode) && !(err = pmcfs_ns_readlink(fs, t, ps->ino, target,
+							    sizeof(target), &tl)))
+		printf(" -> %.*s", (int)tl, target);
+	err |= pmcfs_ns_listxattr(fs, t, ps->ino, xattr_cb, NULL);
+	if (!S_ISDIR(ps->mode) && ps->nlink > 1) {
+		size_t i;
+
+		for (i = 0; i < ninos && inos[i].ino != ps->ino; i++)
+			;
+		if (i < ninos) {
+			printf(" =%s", inos[i].path);
+		} else {
+			inos = realloc(inos, (ninos + 1) * sizeof(*inos));
+			inos[ninos].ino = ps->ino;
+			inos[ninos++].path = strdup(*rel ? rel : ".");
+		}
+	}
+	printf("\n");
+	return err ? 1 : 0;
+}
+
 static int sums(struct pmcfs_tree *t, uint64_t dir, const char *prefix)
 {
 	struct list l = { .prefix = prefix };
@@ -94,6 +144,10 @@ static int sums(struct pmcfs_tree *t, uint64_t dir, const char *prefix)
 
 		if (pmcfs_ns_stat(fs, t, l.v[i].ino, &ps)) {
 			ret = 1;
+		} else if (meta) {
+			ret |= print_meta(t, l.v[i].path, &ps);
+			if (S_ISDIR(ps.mode))
+				ret |= sums(t, l.v[i].ino, l.v[i].path);
 		} else if (S_ISDIR(ps.mode)) {
 			ret |= sums(t, l.v[i].ino, l.v[i].path);
 		} else if (S_ISREG(ps.mode)) {
@@ -110,7 +164,7 @@ static int sums(struct pmcfs_tree *t, uint64_t dir, const char *prefix)
 
 int main(int argc, char **argv)
 {
-	bool sum = argc > 1 && !strcmp(argv[1], "-s");
+	bool sum = argc > 1 && (!strcmp(argv[1], "-s") || !strcmp(argv[1], "-l"));
 	const char *path;
 	struct pmcfs_dev *dev;
 	struct pmcfs_tree *t;
@@ -118,7 +172,7 @@ int main(int argc, char **argv)
 	int err;
 
 	if (argc - sum < 2 || argc - sum > 3 || (!sum && argc != 3)) {
-		fprintf(stderr, "usage: reflink-cat IMAGE PATH | reflink-cat -s IMAGE [DIR]\n");
+		fprintf(stderr, "usage: reflink-cat IMAGE PATH | reflink-cat -s|-l IMAGE [DIR]\n");
 		return 2;
 	}
 	if ((err = pmcfs_dev_open(argv[1 + sum], PMCFS_DEV_RDONLY, &dev)) ||
@@ -133,7 +187,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (sum) {
-		err = sums(t, ino, strcmp(path, "/") ? path : "");
+		const char *prefix = strcmp(path, "/") ? path : "";
+		struct pmcfs_stat ps;
+
+		meta = !strcmp(argv[1], "-l");
+		root_len = strlen(prefix) + 1;
+		if (meta && !(err = pmcfs_ns_stat(fs, t, ino, &ps))) {
+			root_len--;
+			err = print_meta(t, prefix, &ps);
+			root_len++;
+		}
+		err |= sums(t, ino, prefix);
 	} else {
 		static char buf[1 << 20];
 		uint64_t off = 0;
