@@ -87,7 +87,7 @@ static void run_item(void *vctx, const struct pmcfs_ckey *k, const uint8_t *body
 
 int cmd_alloc(int argc, char **argv)
 {
-	static const struct walk_ops ops = { run_item };
+	static const struct walk_ops ops = { run_item, NULL };
 	struct pmcfs_dev *dev = open_device(PMCFS_DEV_RDONLY);
 	struct pmcfs_fs *fs = open_fs(dev);
 	const struct pmcfs_commit_info *ci = pmcfs_fs_commit(fs);

@@ -27,29 +27,6 @@ const char *const cmd_block_usage[] = {
 	NULL
 };
 
-/* A subvolume by name: the root table's ROOT items. */
-static int find_by_name(struct pmcfs_fs *fs, const char *name, uint64_t *ret_id)
-{
-	struct pmcfs_ckey start = { 0, 0, 0 }, k;
-	struct pmcfs_iter *it;
-	const void *body;
-	uint32_t size;
-	size_t len = strlen(name), base = sizeof(struct pmcfs_root_item);
-	int err = pmcfs_iter_start(fs, pmcfs_fs_roottab(fs), &start, &it);
-
-	if (err)
-		return err;
-	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
-		if (k.type == PMCFS_KEY_ROOT && size == base + len &&
-		    !memcmp((const char *)body + base, name, len)) {
-			*ret_id = k.objectid;
-			break;
-		}
-	}
-	pmcfs_iter_free(it);
-	return err > 0 ? 0 : err == 0 ? -ENOENT : err;
-}
-
 static void resolve(struct pmcfs_fs *fs, const char *arg, uint64_t *id, struct pmcfs_root_ref *root,
 		    char *name, size_t namesz)
 {
@@ -70,7 +47,7 @@ static void resolve(struct pmcfs_fs *fs, const char *arg, uint64_t *id, struct p
 		return;
 	}
 	if (parse_u64(arg, id)) {
-		err = find_by_name(fs, arg, id);
+		err = subvol_by_name(fs, arg, id);
 		if (err == -ENOENT)
 			die(EXIT_CORRUPT, "no such tree: %s: not roottab, spacemap, a subvolume id or name", arg);
 		if (err)

@@ -19,7 +19,7 @@ static struct {
 } js;
 
 /* Length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t utf8_len(const unsigned char *s, size_t n)
 {
 	size_t len, i;
 
@@ -148,4 +148,45 @@ void json_done(void)
 	putchar('\n');
 	js.depth = 0;
 	js.need_comma[0] = false;
+}
+
+/* Streamed base64: chunks of a multiple of 3 bytes, except the last. */
+void json_base64_begin(const char *key)
+{
+	prefix(key);
+	putchar('"');
+}
+
+void json_base64_chunk(const void *data, size_t len)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		putchar(tab[v >> 18]);
+		putchar(tab[(v >> 12) & 63]);
+		putchar(tab[(v >> 6) & 63]);
+		putchar(tab[v & 63]);
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+		putchar(tab[v >> 18]);
+		putchar(tab[(v >> 12) & 63]);
+		putchar(i + 1 < len ? tab[(v >> 6) & 63] : '=');
+		putchar('=');
+	}
+}
+
+void json_base64_end(void)
+{
+	putchar('"');
+}
+
+void json_base64(const char *key, const void *data, size_t len)
+{
+	json_base64_begin(key);
+	json_base64_chunk(data, len);
+	json_base64_end();
 }

@@ -28,16 +28,23 @@ static const struct command commands[] = {
 	{ "alloc", cmd_alloc, cmd_alloc_usage, 0, 0 },
 	{ "block", cmd_block, cmd_block_usage, 1, 1 },
 	{ "set", cmd_set, cmd_set_usage, 2, 2 },
+	{ "ls", cmd_ls, cmd_ls_usage, 1, 1 },
+	{ "stat", cmd_stat, cmd_stat_usage, 1, 1 },
+	{ "extents", cmd_extents, cmd_extents_usage, 1, 1 },
+	{ "cat", cmd_cat, cmd_cat_usage, 1, 1 },
+	{ "snapshots", cmd_snapshots, cmd_snapshots_usage, 0, 0 },
+	{ "owners", cmd_owners, cmd_owners_usage, 1, 1 },
+	{ "extract", cmd_extract, cmd_extract_usage, 2, 2 },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-enum { OPT_NO_CRC = 256 };
+enum { OPT_NO_CRC = 256, OPT_SNAPSHOT };
 
 struct opt_def {
 	int key;		/* short letter, or >= 256 for a long-only option */
 	const char *name;	/* long option */
 	const char *arg;	/* argument name, NULL for a flag */
-	const char *cmd;	/* the only subcommand that takes it, NULL for all */
+	const char *cmd;	/* the subcommands that take it (space-separated), NULL for all */
 	const char *help;
 };
 
@@ -47,6 +54,11 @@ static const struct opt_def opts[] = {
 	{ 'r', "replica", NULL, "set", "set: the replica copy (of the superblock, or of --slot)" },
 	{ 'b', "block", "BLKNO", "set", "set: a header field of the tree block BLKNO" },
 	{ OPT_NO_CRC, "no-crc", NULL, "set", "set: leave the checksum as it is (craft a bad crc)" },
+	{ 'l', "long", NULL, "ls", "ls: mode, links, owner, size, mtime, symlink target" },
+	{ 'R', "recursive", NULL, "ls", "ls: list subdirectories recursively" },
+	{ OPT_SNAPSHOT, "snapshot", "NAME", "ls stat extents cat extract",
+	  "resolve PATH in the snapshot (subvolume) NAME" },
+	{ 'f', "force", NULL, "extract", "extract: replace files that exist in DESTDIR" },
 	{ 'V', "version", NULL, NULL, "print the version and exit" },
 	{ 'h', "help", NULL, NULL, "print this help (or the subcommand's) and exit" },
 };
@@ -212,6 +224,17 @@ const char *owner_name(uint32_t owner, uint32_t refcount)
 	return "unknown";
 }
 
+/* Does the space-separated list hold word? */
+static bool takes(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
 static void usage(FILE *f, const struct command *only)
 {
 	char left[48];
@@ -223,15 +246,16 @@ static void usage(FILE *f, const struct command *only)
 			fprintf(f, "%s\n", only->usage[i]);
 	} else {
 		fprintf(f, "usage: %s [options] SUBCOMMAND [ARGS...] DEVICE\n\n", PROG);
-		fprintf(f, "Print the superblock, commit slots, trees and space map of the pmcfs\n"
-			   "filesystem on DEVICE (a pmem namespace, devdax device, block device or\n"
-			   "image file). Only 'set' writes.\n\nSubcommands:\n");
+		fprintf(f, "Print the superblock, commit slots, trees, space map, files and\n"
+			   "snapshots of the pmcfs filesystem on DEVICE (a pmem namespace, devdax\n"
+			   "device, block device or image file), or extract files from it. Only\n"
+			   "'set' writes to DEVICE.\n\nSubcommands:\n");
 		for (i = 0; i < NCOMMANDS; i++)
-			fprintf(f, "  %-26s %s\n", commands[i].usage[0], commands[i].usage[1]);
+			fprintf(f, "  %-40s %s\n", commands[i].usage[0], commands[i].usage[1]);
 	}
 	fprintf(f, "\nOptions:\n");
 	for (i = 0; i < NOPTS; i++) {
-		if (only && opts[i].cmd && strcmp(opts[i].cmd, only->name))
+		if (only && opts[i].cmd && !takes(opts[i].cmd, only->name))
 			continue;
 		if (opts[i].key < 256)
 			snprintf(left, sizeof(left), "-%c, --%s%s%s", opts[i].key, opts[i].name,
@@ -313,6 +337,10 @@ int main(int argc, char **argv)
 			opt.have_block = true;
 			break;
 		case OPT_NO_CRC: opt.no_crc = true; break;
+		case 'l': opt.long_list = true; break;
+		case 'R': opt.recursive = true; break;
+		case 'f': opt.force = true; break;
+		case OPT_SNAPSHOT: opt.snapshot = optarg; break;
 		case 'V':
 			printf("%s %s\n", PROG, PMCFS_VERSION);
 			return EXIT_OK;
@@ -332,7 +360,7 @@ int main(int argc, char **argv)
 	if (!cmd)
 		usage_error("missing SUBCOMMAND");
 	for (i = 0; i < NOPTS; i++)
-		if (given[i] && opts[i].cmd && strcmp(opts[i].cmd, cmd->name))
+		if (given[i] && opts[i].cmd && !takes(opts[i].cmd, cmd->name))
 			usage_error("%s: option --%s is only for %s", cmd->name, given[i], opts[i].cmd);
 	nargs = argc - optind - 1;	/* ARGS and DEVICE */
 	if (nargs < cmd->min_args + 1)

@@ -228,6 +228,8 @@ static void walk_node(struct walker *w, uint64_t blkno, uint64_t gen, int level,
 		return;
 	}
 	level = pmcfs_node_level(buf);
+	if (w->ops && w->ops->node)
+		w->ops->node(w->ctx, blkno, (unsigned)level);
 	for (unsigned i = 0; i < pmcfs_node_nritems(buf); i++) {
 		if (level) {
 			uint64_t child, cgen;

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+/*
+ * extents PATH: the extent map of a file with the reference count of
+ * every physical range (a row per run of equal count: the space map's
+ * run may change inside one extent), whether it is shared, and whether
+ * it can be mapped with 2 MiB (PMD) pages.
+ * cat PATH: the file's bytes on stdout; holes and unwritten extents as
+ * zeros.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "pmcfs_ns.h"
+#include "dump.h"
+
+#define CAT_CHUNK (3U << 20)	/* a multiple of 3 (base64) and of the block size */
+
+const char *const cmd_extents_usage[] = {
+	"extents PATH",
+	"a file's extents with refcounts, sharing and 2 MiB-page mappability",
+	"One row per extent, split where the reference count of the physical",
+	"range changes. pmd is yes when the extent can be mapped with 2 MiB pages:",
+	"the filesystem's dax_align is at least 2 MiB, the file offset and the",
+	"physical address are congruent modulo 2 MiB, and the extent covers at",
+	"least one whole aligned 2 MiB unit of the file; the summary counts the",
+	"bytes inside such units.",
+	NULL
+};
+
+const char *const cmd_cat_usage[] = {
+	"cat PATH",
+	"write a file's contents to stdout (holes as zeros)",
+	"With --json, one object with the size and the bytes as base64. A range",
+	"that cannot be read is reported, written as zeros, and the exit status is 1.",
+	NULL
+};
+
+struct ext_run {
+	struct ns_ctx c;
+	const char *path;
+	uint64_t dax_align;
+	uint64_t n, rows, mapped, shared, pmd;
+};
+
+/* Bytes of e inside whole 2 MiB units that a PMD can map. */
+static uint64_t pmd_bytes(const struct ext_run *r, const struct pmcfs_extent_info *e)
+{
+	const uint64_t H = PMCFS_HUGE_SIZE;
+	uint64_t len = e->nblocks * PMCFS_BLOCK_SIZE, phys = e->phys * PMCFS_BLOCK_SIZE;
+	uint64_t start = (e->file_off + H - 1) / H * H, end = (e->file_off + len) / H * H;
+
+	if (r->dax_align < H || (e->file_off - phys) % H)
+		return 0;
+	return end > start ? end - start : 0;
+}
+
+static void row(struct ext_run *r, const struct pmcfs_extent_info *e, uint64_t blk, uint64_t n,
+		int64_t refs, bool pmd)
+{
+	uint64_t off = e->file_off + (blk - e->phys) * PMCFS_BLOCK_SIZE;
+	bool unwritten = e->flags & PMCFS_EXTENT_UNWRITTEN;
+
+	r->rows++;
+	if (refs > 1)
+		r->shared += n * PMCFS_BLOCK_SIZE;
+	if (opt.json) {
+		json_obj_begin(NULL);
+		json_u64("file_offset", off);
+		json_u64("phys", blk);
+		json_u64("blocks", n);
+		json_u64("length", n * PMCFS_BLOCK_SIZE);
+		json_hex("flags", e->flags);
+		json_bool("unwritten", unwritten);
+		if (refs < 0)
+			json_null("refcount");
+		else
+			json_u64("refcount", (uint64_t)refs);
+		json_bool("shared", refs > 1);
+		json_bool("pmd_mappable", pmd);
+		json_obj_end();
+		return;
+	}
+	printf("%14llu %12llu %10llu ", (unsigned long long)off, (unsigned long long)blk,
+	       (unsigned long long)n);
+	if (refs < 0)
+		printf("%6s", "?");
+	else
+		printf("%6lld", (long long)refs);
+	printf(" %-6s %-3s %s\n", refs > 1 ? "yes" : "no", pmd ? "yes" : "no", unwritten ? "unwritten" : "-");
+}
+
+static int extent_cb(void *ctx, const struct pmcfs_extent_info *e)
+{
+	struct ext_run *r = ctx;
+	uint64_t blk = e->phys, end = e->phys + e->nblocks, pb = pmd_bytes(r, e);
+
+	r->n++;
+	r->mapped += e->nblocks * PMCFS_BLOCK_SIZE;
+	r->pmd += pb;
+	while (blk < end) {
+		struct pmcfs_space_info si;
+		int err = pmcfs_space_lookup(r->c.fs, blk, &si);
+
+		if (err || si.start > blk || si.start + si.len <= blk) {
+			corrupt("%s: extent at file offset %llu: no space-map run for block %llu: %s",
+				esc(r->path), (unsigned long long)e->file_off, (unsigned long long)blk,
+				pmcfs_strerror(err ? err : -PMCFS_ECORRUPT));
+			row(r, e, blk, end - blk, -1, pb > 0);
+			break;
+		}
+		uint64_t stop = si.start + si.len < end ? si.start + si.len : end;
+		if (si.refcount == 0 || si.owner != PMCFS_OWNER_FS)
+			corrupt("%s: blocks %llu+%llu are mapped but %s in the space map", esc(r->path),
+				(unsigned long long)blk, (unsigned long long)(stop - blk),
+				si.refcount ? "not owned by the filesystem" : "free");
+		row(r, e, blk, stop - blk, si.refcount, pb > 0);
+		blk = stop;
+	}
+	return 0;
+}
+
+int cmd_extents(int argc, char **argv)
+{
+	struct ext_run r = { .path = argv[0] };
+	struct pmcfs_stat st;
+	uint64_t ino;
+	int err;
+
+	(void)argc;
+	ns_open(&r.c);
+	r.dax_align = pmcfs_fs_sb(r.c.fs)->dax_align;
+	ino = ns_resolve(&r.c, argv[0]);
+	if ((err = pmcfs_ns_stat(r.c.fs, r.c.t, ino, &st)))
+		die(EXIT_CORRUPT, "cannot stat %s: %s", esc(argv[0]), pmcfs_strerror(err));
+	if (opt.json) {
+		json_obj_begin(NULL);
+		json_str("path", argv[0]);
+		json_obj_begin("subvolume");
+		json_u64("id", r.c.subvol);
+		json_str("name", r.c.subvol_name);
+		json_obj_end();
+		json_u64("ino", ino);
+		json_u64("size", st.size);
+		json_u64("dax_align", r.dax_align);
+		json_arr_begin("extents");
+	} else {
+		printf("%s: inode %llu, size %llu, subvolume %llu (%s), dax_align %llu\n", esc(argv[0]),
+		       (unsigned long long)ino, (unsigned long long)st.size, (unsigned long long)r.c.subvol,
+		       esc(r.c.subvol_name), (unsigned long long)r.dax_align);
+		printf("%14s %12s %10s %6s %-6s %-3s %s\n", "file_offset", "phys_block", "blocks",
+		       "refs", "shared", "pmd", "flags");
+	}
+	err = pmcfs_ns_extents(r.c.fs, r.c.t, ino, extent_cb, &r);
+	if (err)
+		corrupt("cannot read the extents of %s: %s", esc(argv[0]), pmcfs_strerror(err));
+	if (opt.json) {
+		json_arr_end();
+		json_obj_begin("summary");
+		json_u64("extents", r.n);
+		json_u64("rows", r.rows);
+		json_u64("bytes_mapped", r.mapped);
+		json_u64("bytes_shared", r.shared);
+		json_u64("bytes_pmd_mappable", r.pmd);
+		json_obj_end();
+		json_obj_end();
+		json_done();
+	} else {
+		printf("summary: %llu extents, %llu bytes mapped, %llu bytes shared, %llu bytes PMD-mappable\n",
+		       (unsigned long long)r.n, (unsigned long long)r.mapped,
+		       (unsigned long long)r.shared, (unsigned long long)r.pmd);
+	}
+	ns_close(&r.c);
+	return 0;
+}
+
+int cmd_cat(int argc, char **argv)
+{
+	struct pmcfs_stat st;
+	struct ns_ctx c;
+	uint64_t ino, off;
+	uint8_t *buf;
+	int err;
+
+	(void)argc;
+	ns_open(&c);
+	ino = ns_resolve(&c, argv[0]);
+	if ((err = pmcfs_ns_stat(c.fs, c.t, ino, &st)))
+		die(EXIT_CORRUPT, "cannot stat %s: %s", esc(argv[0]), pmcfs_strerror(err));
+	if (!S_ISREG(st.mode))
+		die(EXIT_CORRUPT, "cannot cat %s: not a regular file (a %s)", esc(argv[0]), ftype_name(st.mode));
+	buf = xcalloc(1, CAT_CHUNK);
+	if (opt.json) {
+		json_obj_begin(NULL);
+		json_str("path", argv[0]);
+		json_u64("size", st.size);
+		json_base64_begin("data_base64");
+	}
+	for (off = 0; off < st.size; off += CAT_CHUNK) {
+		size_t want = st.size - off < CAT_CHUNK ? (size_t)(st.size - off) : CAT_CHUNK, got = 0;
+
+		err = pmcfs_ns_read(c.fs, c.t, ino, off, buf, want, &got);
+		if (err || got != want) {
+			corrupt("cannot read %s at %llu+%zu: %s; written as zeros", esc(argv[0]),
+				(unsigned long long)off, want, pmcfs_strerror(err ? err : -EIO));
+			memset(buf, 0, want);
+		}
+		if (opt.json)
+			json_base64_chunk(buf, want);
+		else if (fwrite(buf, 1, want, stdout) != want)
+			die(EXIT_CORRUPT, "cannot write the output: %s", strerror(errno));
+	}
+	if (opt.json) {
+		json_base64_end();
+		json_obj_end();
+		json_done();
+	}
+	free(buf);
+	ns_close(&c);
+	return 0;
+}
