@@ -41,6 +41,7 @@ struct crash_opctx {
 	struct pmcfs_dev *dev;	/* the recording device */
 	uint64_t rng;		/* parameters come from here only: replays repeat them */
 	unsigned step;		/* transactions this op has committed so far */
+	uint64_t state;		/* kept across the steps of one op (e.g. its target) */
 };
 uint64_t crash_rand(struct crash_opctx *c);
 

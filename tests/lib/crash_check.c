@@ -85,8 +85,12 @@ int crash_dump_fs(struct pmcfs_fs *fs, struct crash_dump *d)
 		struct pmcfs_subvol_info si;
 		struct pmcfs_tree *t;
 		uint64_t items = 0;
-		if ((err = pmcfs_subvol_info(fs, ids[i], &si)) ||
-		    (err = pmcfs_subvol_open(fs, ids[i], &t)))
+		if ((err = pmcfs_subvol_info(fs, ids[i], &si)))
+			goto out;
+		/* Deleted as soon as it is marked: what is left is garbage being collected. */
+		if (si.flags & PMCFS_ROOT_DROPPING)
+			continue;
+		if ((err = pmcfs_subvol_open(fs, ids[i], &t)))
 			goto out;
 		h = hash_subvol_info(&si, h);
 		if ((err = hash_tree(fs, t, &h, &items, 0x100)))
@@ -226,6 +230,45 @@ static int fail(char *why, size_t len, const char *fmt, ...)
 	return -1;
 }
 
+/* Finish interrupted deletions, one step per transaction, as mount or fsck would. */
+static int finish_drops(struct pmcfs_fs *fs)
+{
+	struct pmcfs_ckey start = { PMCFS_FIRST_SUBVOL, 0, 0 }, k;
+	struct pmcfs_iter *it;
+	const void *body;
+	uint32_t size;
+	uint64_t ids[64];
+	size_t n = 0;
+	int err;
+
+	if ((err = pmcfs_iter_start(fs, pmcfs_fs_roottab(fs), &start, &it)))
+		return err;
+	while (n < 64 && (err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
+		struct pmcfs_root_item ri;
+		if (k.type != PMCFS_KEY_ROOT || size < sizeof(ri))
+			continue;
+		memcpy(&ri, body, sizeof(ri));
+		if (pmcfs_root_item_flags(&ri) & PMCFS_ROOT_DROPPING)
+			ids[n++] = k.objectid;
+	}
+	pmcfs_iter_free(it);
+	for (size_t i = 0; err >= 0 && i < n; i++) {
+		bool done = false;
+		while (!done) {
+			struct pmcfs_trans *tx;
+			if ((err = pmcfs_trans_begin(fs, &tx)))
+				return err;
+			if ((err = pmcfs_subvol_drop_step(tx, ids[i], 4, &done))) {
+				pmcfs_trans_abort(tx);
+				return err;
+			}
+			if ((err = pmcfs_trans_commit(tx)))
+				return err;
+		}
+	}
+	return err < 0 ? err : 0;
+}
+
 /* Commit one more change on the recovered image and audit the result. */
 static int recover_check(struct crash_img *im, char *why, size_t whylen)
 {
@@ -244,6 +287,12 @@ static int recover_check(struct crash_img *im, char *why, size_t whylen)
 		return fail(why, whylen, "recovery: read-write open: %s", pmcfs_strerror(err));
 	}
 	memset(body, 0xc5, sizeof(body));
+	if ((err = finish_drops(fs))) {
+		pmcfs_fs_close(fs);
+		pmcfs_dev_close(dev);
+		return fail(why, whylen, "recovery: finishing an interrupted deletion: %s",
+			    pmcfs_strerror(err));
+	}
 	err = pmcfs_trans_begin(fs, &tx);
 	if (!err) {
 		uint64_t root = pmcfs_fs_sb(fs)->root_subvol, id;

@@ -55,6 +55,8 @@ static size_t list_subvols(struct pmcfs_fs *fs, uint64_t *ids, bool writable_onl
 		if (k.type != PMCFS_KEY_ROOT || size < sizeof(ri))
 			continue;
 		memcpy(&ri, body, sizeof(ri));
+		if (pmcfs_root_item_flags(&ri) & PMCFS_ROOT_DROPPING)
+			continue;	/* logically gone already */
 		if (writable_only && (pmcfs_root_item_flags(&ri) & PMCFS_ROOT_RDONLY))
 			continue;
 		if (skip_root && k.objectid == pmcfs_fs_sb(fs)->root_subvol)
@@ -208,18 +210,38 @@ static int op_snap(struct pmcfs_trans *tx, struct crash_opctx *c)
 	return err == -EEXIST ? 0 : err;
 }
 
-/*
- * The library drops a whole tree in one transaction today, so an
- * "interrupted" delete is a crash inside that transaction's commit. Once
- * the drop is incremental (drop_progress), return CRASH_MORE until done:
- * the harness then crash-tests every step and accepts each committed one.
- */
+/* Deletion in one transaction. */
 static int op_snapdel(struct pmcfs_trans *tx, struct crash_opctx *c)
 {
 	uint64_t ids[MAX_LIST];
 	size_t n = list_subvols(c->fs, ids, false, true);
 
 	return n ? pmcfs_subvol_delete(tx, ids[crash_rand(c) % n]) : 0;
+}
+
+/*
+ * Incremental deletion: mark DROPPING, then one subtree per transaction,
+ * so crashes land between any two steps (an interrupted delete). The
+ * harness accepts every committed step; the dump already counts a
+ * DROPPING subvolume as gone, and recovery finishes the drop.
+ */
+static int op_snapdel_inc(struct pmcfs_trans *tx, struct crash_opctx *c)
+{
+	uint64_t ids[MAX_LIST];
+	size_t n;
+	bool done;
+	int err;
+
+	if (c->step == 0) {
+		n = list_subvols(c->fs, ids, false, true);
+		if (!n)
+			return 0;
+		c->state = ids[crash_rand(c) % n];
+		err = pmcfs_subvol_delete_start(tx, c->state);
+		return err ? err : CRASH_MORE;
+	}
+	err = pmcfs_subvol_drop_step(tx, c->state, 1, &done);
+	return err ? err : done ? CRASH_COMMIT : CRASH_MORE;
 }
 
 /* Changes that must leave no trace. */
@@ -265,7 +287,9 @@ const struct crash_op crash_ops[] = {
 	{ "del-range", op_del_range, NULL, CRASH_OP_SHORT, "delete 48 adjacent items (merges)" },
 	{ "subvol", op_subvol, NULL, 0, "create a subvolume with 8 items" },
 	{ "snap", op_snap, NULL, CRASH_OP_SHORT, "snapshot a subvolume, read-only or not" },
-	{ "snapdel", op_snapdel, NULL, CRASH_OP_SHORT, "delete a snapshot or subvolume" },
+	{ "snapdel", op_snapdel, NULL, 0, "delete a snapshot or subvolume in one transaction" },
+	{ "snapdel-inc", op_snapdel_inc, NULL, CRASH_OP_SHORT,
+	  "delete a snapshot or subvolume one subtree per transaction" },
 	{ "abort", op_abort, NULL, 0, "insert, delete, snapshot, then abort" },
 	{ "commit", op_commit, NULL, 0, "commit an empty transaction" },
 	{ "mkfs", NULL, op_mkfs, CRASH_OP_SHORT | CRASH_OP_NORANDOM, "format (a new UUID)" },

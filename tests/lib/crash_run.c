@@ -307,6 +307,9 @@ static void add_state(struct run *r, struct pmcfs_fs *fs)
 		r->stop = true;
 		return;
 	}
+	for (int i = 0; i < r->ex.n; i++)
+		if (r->ex.hash[i] == d.hash)
+			return;	/* e.g. every step of an incremental drop */
 	if (r->ex.n == CRASH_MAX_STATES)
 		r->ex.n--;	/* keep the latest; a longer op needs a larger table */
 	r->ex.dump[r->ex.n] = d;
