@@ -552,6 +552,17 @@ again:
 
 /* ---- public operations ------------------------------------------------------- */
 
+/* May tx change t? Item changes are refused on read-only snapshots;
+ * dropping one (deletion) is not an item change. */
+static int check_tx_drop(struct pmcfs_trans *tx, struct pmcfs_tree *t)
+{
+	if (!tx || tx->fs != t->fs || !t->fs->in_trans || &t->fs->tx != tx)
+		return -EINVAL;
+	if (t->fs->broken)
+		return -EIO;
+	return t->gone ? -ENOENT : 0;
+}
+
 static int check_tx(struct pmcfs_trans *tx, struct pmcfs_tree *t)
 {
 	if (!tx || tx->fs != t->fs || !t->fs->in_trans || &t->fs->tx != tx)
@@ -560,6 +571,8 @@ static int check_tx(struct pmcfs_trans *tx, struct pmcfs_tree *t)
 		return -EIO;
 	if (t->gone)
 		return -ENOENT;
+	if (t->rdonly)
+		return -EROFS;
 	return 0;
 }
 
@@ -833,7 +846,7 @@ int pmcfs_tree_drop_step(struct pmcfs_trans *tx, struct pmcfs_tree *t, bool *ret
 	int err, level;
 
 	*ret_done = false;
-	if ((err = check_tx(tx, t)))
+	if ((err = check_tx_drop(tx, t)))
 		return err;
 	pmcfs_cache_trim(&t->fs->cache);
 	if ((err = node_count(t, t->root.blkno, &rc)))

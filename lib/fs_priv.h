@@ -6,7 +6,6 @@
 #include "pmcfs.h"
 #include "pmcfs_endian.h"
 
-#define PMCFS_MAX_LEVEL		8	/* 100^7 leaves: far beyond any device */
 #define PMCFS_CACHE_CLEAN_MAX	32768	/* clean blocks kept (128 MiB) */
 
 /* ---- block cache (cache.c) ---------------------------------------------- */
@@ -69,6 +68,7 @@ struct pmcfs_tree {
 	uint32_t magic;
 	struct pmcfs_root_ref root;
 	uint64_t next_ino;		/* fs trees: inode number allocator */
+	bool rdonly;			/* a read-only snapshot: items cannot change */
 	bool dirty;			/* root or next_ino changed in this transaction */
 	bool gone;			/* created in an aborted txn or deleted */
 	struct pmcfs_tree *next;	/* open subvolume trees */

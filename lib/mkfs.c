@@ -2,7 +2,7 @@
 /*
  * Making a filesystem. mkfs writes a bounded amount whatever the device
  * size: the superblock and its replica, four zeroed commit slots, and a
- * bootstrap generation (an empty root table and a three-run space map).
+ * bootstrap generation (an empty root table and a space map of a few runs).
  * Everything else - bad blocks, the first subvolume and its root
  * directory - is built by an ordinary transaction on top, so mkfs uses
  * the same code paths as every later change.
@@ -93,7 +93,7 @@ static void leaf_put_run(uint8_t *leaf, unsigned *n, uint64_t start, uint64_t le
 	(*n)++;
 }
 
-/* Generation 1: an empty root table and a space map of at most five runs. */
+/* Generation 1: an empty root table and a space map of at most seven runs. */
 static int write_bootstrap(struct pmcfs_fs *tmp, const struct pmcfs_mkfs_params *p,
 			   struct pmcfs_commit_info *ci)
 {

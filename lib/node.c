@@ -193,9 +193,14 @@ int pmcfs_node_verify(const struct pmcfs_fs *fs, const void *vbuf, uint64_t blkn
 		if (n == 0)
 			return fail(why, -PMCFS_ECORRUPT, "empty interior node", 1, 0, -1);
 		for (unsigned i = 0; i < n; i++) {
-			uint64_t child = pmcfs_node_ptr_blkno(pmcfs_node_ptr_at((uint8_t *)buf, i));
+			const struct pmcfs_node_ptr *np = pmcfs_node_ptr_at((uint8_t *)buf, i);
+			uint64_t child = pmcfs_node_ptr_blkno(np), cgen = pmcfs_node_ptr_generation(np);
 			if (child >= fs->sb.nblocks || child < fs->sb.data_start || child >= fs->sb.data_end)
 				return fail(why, -PMCFS_ECORRUPT, "child pointer", fs->sb.data_end, child, i);
+			/* A child is written no later than the parent that points at it. */
+			if (cgen == 0 || cgen > pmcfs_header_generation(h))
+				return fail(why, -PMCFS_ECORRUPT, "child generation",
+					    pmcfs_header_generation(h), cgen, i);
 		}
 	} else if ((ret = verify_leaf(buf, n, why))) {
 		return ret;
@@ -245,8 +250,8 @@ int pmcfs_read_node(struct pmcfs_fs *fs, uint64_t blkno, uint32_t magic, int lev
 		   (level >= 0 && pmcfs_node_level(b->data) != (unsigned)level)) {
 		return -PMCFS_ECORRUPT;
 	}
-	if (gen && pmcfs_header_generation(CHDR(b->data)) != gen)
-		return -PMCFS_ESTALE;
+	if (pmcfs_header_generation(CHDR(b->data)) != gen)
+		return gen ? -PMCFS_ESTALE : -PMCFS_ECORRUPT;
 	*ret = b;
 	return 0;
 }

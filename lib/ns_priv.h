@@ -8,7 +8,6 @@
 #include "pmcfs_ns.h"
 
 #define BS			PMCFS_BLOCK_SIZE
-#define PMCFS_SYMLINK_CHUNK	512u		/* bytes of target per SYMLINK item */
 #define PMCFS_MAX_EXTENT_BLOCKS	(1u << 18)	/* 1 GiB per extent item */
 
 /* An inode item in native form plus the key it came from. */

@@ -231,8 +231,10 @@ int pmcfs_key_cmp(const struct pmcfs_ckey *a, const struct pmcfs_ckey *b);
 int pmcfs_block_read(struct pmcfs_fs *fs, uint64_t blkno, void *buf);
 /*
  * Verify a tree block as read from blkno: crc, magic, uuid, blkno, level,
- * owner, item bounds and key order. expect_level < 0 skips the level
- * check; expect_magic 0 accepts any tree magic.
+ * item bounds, key order, and child generations not newer than the
+ * block's own. The owner is not checked: a shared fs-tree block belongs
+ * to several trees. expect_level < 0 skips the level check;
+ * expect_magic 0 accepts any tree magic.
  */
 int pmcfs_node_verify(const struct pmcfs_fs *fs, const void *buf, uint64_t blkno,
 		      uint32_t expect_magic, int expect_level,

@@ -42,8 +42,8 @@ typedef uint64_t pmcfs_le64;
 
 /* ---- magic numbers ------------------------------------------------------ */
 
-#define PMCFS_SB_MAGIC		0x3142534643504d50ULL	/* "PMCFSSB1" */
-#define PMCFS_COMMIT_MAGIC	0x314d4f4346434d50ULL	/* "PMCFCOM1" */
+#define PMCFS_SB_MAGIC		0x3142535346434d50ULL	/* "PMCFSSB1" on media */
+#define PMCFS_COMMIT_MAGIC	0x314d4f4346434d50ULL	/* "PMCFCOM1" on media */
 #define PMCFS_FS_MAGIC		0x31534650u		/* "PFS1": fs tree block */
 #define PMCFS_ROOTTAB_MAGIC	0x31545250u		/* "PRT1": root table block */
 #define PMCFS_SPACEMAP_MAGIC	0x314d5350u		/* "PSM1": space map block */
@@ -150,6 +150,7 @@ enum pmcfs_key_type {
 	PMCFS_KEY_SYMLINK	= 7,	/* (ino, 7, byte offset) -> target bytes */
 	PMCFS_KEY_ORPHAN	= 8,	/* (PMCFS_ORPHAN_OBJECTID, 8, ino) -> empty */
 	PMCFS_KEY_ROOT		= 16,	/* (subvol, 16, 0) -> pmcfs_root_item */
+	PMCFS_KEY_NEXT_SUBVOL	= 17,	/* (0, 17, 0) -> le64 next subvolume id */
 	PMCFS_KEY_SPACE_RUN	= 32,	/* (start, 32, 0) -> pmcfs_space_run */
 };
 
@@ -177,6 +178,10 @@ struct pmcfs_item {
  * Larger values (symlink targets, xattr values) are stored in chunks.
  */
 #define PMCFS_MAX_ITEM_BODY	(PMCFS_NODE_SPACE / 4 - sizeof(struct pmcfs_item))
+/* Tree height limit: levels 0..7 (100^7 leaves is beyond any device). */
+#define PMCFS_MAX_LEVEL		8
+/* Symlink targets are stored in SYMLINK items of at most this many bytes. */
+#define PMCFS_SYMLINK_CHUNK	512
 
 /* ---- tree ids ------------------------------------------------------------ */
 
@@ -214,7 +219,7 @@ struct pmcfs_root_item {
 	pmcfs_le64 generation;		/* generation of that block */
 	pmcfs_le64 flags;		/* enum pmcfs_root_flags */
 	pmcfs_le64 parent;		/* subvol this was snapshotted from, or 0 */
-	pmcfs_le64 parent_gen;		/* generation of the parent when taken */
+	pmcfs_le64 parent_gen;		/* generation of the parent's root block when taken */
 	pmcfs_le64 create_gen;		/* commit that created this subvol */
 	pmcfs_le64 ctime_sec;
 	pmcfs_le32 ctime_nsec;
@@ -292,8 +297,8 @@ enum pmcfs_ftype {
 
 /* File extent: [key.offset, key.offset + nblocks*4096) -> [phys, phys+nblocks). */
 struct pmcfs_extent {
-	pmcfs_le64 phys;		/* first block; ignored for holes */
-	pmcfs_le32 nblocks;
+	pmcfs_le64 phys;		/* first block (holes are gaps between extents) */
+	pmcfs_le32 nblocks;		/* at least 1 */
 	pmcfs_le32 flags;		/* enum pmcfs_extent_flags */
 };
 

@@ -80,6 +80,7 @@ static int tree_new(struct pmcfs_fs *fs, uint64_t id, const struct pmcfs_root_re
 		return -ENOMEM;
 	pmcfs_tree_init(t, fs, id, root);
 	t->next_ino = next_ino;
+	t->rdonly = false;
 	t->next = fs->subvols;
 	fs->subvols = t;
 	*ret = t;
@@ -95,22 +96,37 @@ int pmcfs_subvol_open(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_tree **ret_
 		return -EINVAL;
 	if ((*ret_tree = find_open(fs, id)))
 		return 0;
-	if ((err = pmcfs_subvol_info(fs, id, &si)))
+	if ((err = pmcfs_subvol_info(fs, id, &si)) ||
+	    (err = tree_new(fs, id, &si.root, si.next_ino, ret_tree)))
 		return err;
-	return tree_new(fs, id, &si.root, si.next_ino, ret_tree);
+	(*ret_tree)->rdonly = si.flags & PMCFS_ROOT_RDONLY;
+	return 0;
 }
 
+/*
+ * Subvolume ids are never reused (a snapshot's parent id must not come
+ * to name a stranger): the root table keeps the next id in a
+ * NEXT_SUBVOL item, written whenever an id is taken.
+ */
 int pmcfs_subvol_scan_next_id(struct pmcfs_fs *fs)
 {
-	struct pmcfs_ckey start = { PMCFS_FIRST_SUBVOL, 0, 0 }, k;
+	struct pmcfs_ckey k = { 0, PMCFS_KEY_NEXT_SUBVOL, 0 }, start = { PMCFS_FIRST_SUBVOL, 0, 0 };
 	struct pmcfs_iter *it;
 	const void *body;
+	uint64_t next = PMCFS_FIRST_SUBVOL, stored;
 	uint32_t size;
-	uint64_t next = PMCFS_FIRST_SUBVOL;
 	int err;
 
 	if (fs->next_subvol)
 		return 0;
+	err = pmcfs_tree_lookup(fs, &fs->roottab, &k, &stored, sizeof(stored), &size);
+	if (!err && size != sizeof(stored))
+		return -PMCFS_ECORRUPT;
+	if (!err)
+		next = le64toh(stored);
+	else if (err != -ENOENT)
+		return err;
+	/* Never below an id in use, whatever the counter says. */
 	if ((err = pmcfs_iter_start(fs, &fs->roottab, &start, &it)))
 		return err;
 	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0)
@@ -119,7 +135,6 @@ int pmcfs_subvol_scan_next_id(struct pmcfs_fs *fs)
 	pmcfs_iter_free(it);
 	if (err < 0)
 		return err;
-	/* Ids of subvolumes created in this transaction are above any on media. */
 	for (struct pmcfs_tree *t = fs->subvols; t; t = t->next)
 		if (t->id >= next)
 			next = t->id + 1;
@@ -127,6 +142,19 @@ int pmcfs_subvol_scan_next_id(struct pmcfs_fs *fs)
 		return -ENOSPC;
 	fs->next_subvol = next;
 	return 0;
+}
+
+static int take_subvol_id(struct pmcfs_trans *tx, uint64_t *ret)
+{
+	struct pmcfs_ckey k = { 0, PMCFS_KEY_NEXT_SUBVOL, 0 };
+	uint64_t next;
+	int err = pmcfs_subvol_scan_next_id(tx->fs);
+
+	if (err)
+		return err;
+	*ret = tx->fs->next_subvol++;
+	next = htole64(tx->fs->next_subvol);
+	return pmcfs_tree_update(tx, &tx->fs->roottab, &k, &next, sizeof(next));
 }
 
 static int name_check(struct pmcfs_fs *fs, const char *name)
@@ -184,11 +212,12 @@ int pmcfs_subvol_create(struct pmcfs_trans *tx, const char *name, uint64_t *ret_
 	struct pmcfs_tree *t;
 	int err;
 
-	if ((err = name_check(fs, name)) || (err = pmcfs_subvol_scan_next_id(fs)))
+	uint64_t id;
+
+	if ((err = name_check(fs, name)) || (err = take_subvol_id(tx, &id)))
 		return err;
-	if ((err = tree_new(fs, fs->next_subvol, &none, PMCFS_FIRST_INO, &t)))
+	if ((err = tree_new(fs, id, &none, PMCFS_FIRST_INO, &t)))
 		return err;
-	fs->next_subvol++;
 	if ((err = pmcfs_tree_new_root(tx, t)))
 		return err;
 	root_item_init(&ri, &t->root, tx->gen, name);
@@ -228,22 +257,23 @@ int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name
 	char src_name[PMCFS_NAME_MAX + 1];
 	int err;
 
+	uint64_t id;
+
 	if ((err = pmcfs_subvol_open(fs, src, &st)) || (err = flush_root(tx, st)) ||
-	    (err = name_check(fs, name)) || (err = pmcfs_subvol_scan_next_id(fs)) ||
-	    (err = read_root_item(fs, src, &ri, src_name)))
+	    (err = name_check(fs, name)) || (err = read_root_item(fs, src, &ri, src_name)))
 		return err;
 	if (pmcfs_root_item_flags(&ri) & PMCFS_ROOT_DROPPING)
 		return -ENOENT;		/* being deleted */
-	if ((err = pmcfs_space_inc(tx, st->root.blkno, 1)))
+	if ((err = take_subvol_id(tx, &id)) || (err = pmcfs_space_inc(tx, st->root.blkno, 1)))
 		return err;
-	if ((err = tree_new(fs, fs->next_subvol, &st->root, st->next_ino, &t)))
+	if ((err = tree_new(fs, id, &st->root, st->next_ino, &t)))
 		return err;
-	fs->next_subvol++;
 	root_item_init(&ri, &st->root, tx->gen, name);
 	pmcfs_set_root_item_next_ino(&ri, st->next_ino);
 	pmcfs_set_root_item_parent(&ri, src);
-	pmcfs_set_root_item_parent_gen(&ri, tx->gen);
+	pmcfs_set_root_item_parent_gen(&ri, st->root.gen);
 	pmcfs_set_root_item_flags(&ri, flags & PMCFS_SNAP_RDONLY ? PMCFS_ROOT_RDONLY : 0);
+	t->rdonly = flags & PMCFS_SNAP_RDONLY;
 	if ((err = write_root_item(tx, t->id, &ri, name)))
 		return err;
 	*ret_id = t->id;

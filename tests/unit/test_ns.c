@@ -233,7 +233,17 @@ int main(void)
 		CHECK_OK(pmcfs_ns_read(fs, t, a, 0, back, 7, &got));
 		CHECK(!memcmp(back, "changed", 7));
 		begin();
+		/* A read-only snapshot refuses changes; deleting it is allowed. */
+		CHECK(pmcfs_ns_write(tx, st, a, 0, "x", 1) == -EROFS);
+		CHECK(pmcfs_ns_unlink(tx, st, PMCFS_ROOT_INO, "a", 1, 0) == -EROFS);
 		CHECK_OK(pmcfs_subvol_delete(tx, snap));
+		commit_and_audit();
+		/* Ids are never reused, so a stale parent id cannot name a stranger. */
+		begin();
+		uint64_t snap2;
+		CHECK_OK(pmcfs_subvol_snapshot(tx, PMCFS_FIRST_SUBVOL, "s2", 0, &snap2));
+		CHECK(snap2 > snap);
+		CHECK(pmcfs_subvol_delete(tx, PMCFS_FIRST_SUBVOL) == -EBUSY);
 		commit_and_audit();
 	}
 
