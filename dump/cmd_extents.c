@@ -20,7 +20,9 @@ const char *const cmd_extents_usage[] = {
 	"extents PATH",
 	"a file's extents with refcounts, sharing and 2 MiB-page mappability",
 	"One row per extent, split where the reference count of the physical",
-	"range changes. pmd is yes when the extent can be mapped with 2 MiB pages:",
+	"range changes. refs is the data's count in the space map; tree is the",
+	"highest count of the tree blocks leading to the extent's item (above 1",
+	"when a snapshot shares it); shared is yes if either is above 1. pmd is yes when the extent can be mapped with 2 MiB pages:",
 	"the filesystem's dax_align is at least 2 MiB, the file offset and the",
 	"physical address are congruent modulo 2 MiB, and the extent covers at",
 	"least one whole aligned 2 MiB unit of the file; the summary counts the",
@@ -39,7 +41,9 @@ const char *const cmd_cat_usage[] = {
 struct ext_run {
 	struct ns_ctx c;
 	const char *path;
-	uint64_t dax_align;
+	uint64_t ino, dax_align;
+	struct pmcfs_root_ref root;
+	uint8_t *blk;
 	uint64_t n, rows, mapped, shared, pmd;
 };
 
@@ -55,14 +59,54 @@ static uint64_t pmd_bytes(const struct ext_run *r, const struct pmcfs_extent_inf
 	return end > start ? end - start : 0;
 }
 
+/*
+ * The highest reference count of the tree blocks from the subvolume's
+ * root down to the leaf holding key: above 1, a snapshot shares the
+ * extent item (and so the data) without the data's own count changing.
+ * -1 if the path cannot be read.
+ */
+static int64_t tree_refs(struct ext_run *r, const struct pmcfs_ckey *key)
+{
+	uint64_t blkno = r->root.blkno;
+	int64_t max = 0;
+	int level = r->root.level;
+
+	for (int depth = 0; depth < 16; depth++) {
+		struct pmcfs_verify_err why;
+		struct pmcfs_space_info si;
+		unsigned i, n;
+
+		if (pmcfs_space_lookup(r->c.fs, blkno, &si) || pmcfs_block_read(r->c.fs, blkno, r->blk) ||
+		    pmcfs_node_verify(r->c.fs, r->blk, blkno, 0, level, &why))
+			return -1;
+		if (si.refcount > max)
+			max = si.refcount;
+		if (level == 0)
+			return max;
+		n = pmcfs_node_nritems(r->blk);
+		for (i = 1; i < n; i++) {
+			struct pmcfs_ckey k;
+
+			pmcfs_node_key(r->blk, i, &k);
+			if (pmcfs_key_cmp(&k, key) > 0)
+				break;
+		}
+		if (!n)
+			return -1;
+		pmcfs_node_child(r->blk, i - 1, &blkno, &(uint64_t){ 0 });
+		level--;
+	}
+	return -1;
+}
+
 static void row(struct ext_run *r, const struct pmcfs_extent_info *e, uint64_t blk, uint64_t n,
-		int64_t refs, bool pmd)
+		int64_t refs, int64_t trefs, bool pmd)
 {
 	uint64_t off = e->file_off + (blk - e->phys) * PMCFS_BLOCK_SIZE;
-	bool unwritten = e->flags & PMCFS_EXTENT_UNWRITTEN;
+	bool unwritten = e->flags & PMCFS_EXTENT_UNWRITTEN, shared = refs > 1 || trefs > 1;
 
 	r->rows++;
-	if (refs > 1)
+	if (shared)
 		r->shared += n * PMCFS_BLOCK_SIZE;
 	if (opt.json) {
 		json_obj_begin(NULL);
@@ -76,7 +120,11 @@ static void row(struct ext_run *r, const struct pmcfs_extent_info *e, uint64_t b
 			json_null("refcount");
 		else
 			json_u64("refcount", (uint64_t)refs);
-		json_bool("shared", refs > 1);
+		if (trefs < 0)
+			json_null("tree_refcount");
+		else
+			json_u64("tree_refcount", (uint64_t)trefs);
+		json_bool("shared", shared);
 		json_bool("pmd_mappable", pmd);
 		json_obj_end();
 		return;
@@ -87,17 +135,26 @@ static void row(struct ext_run *r, const struct pmcfs_extent_info *e, uint64_t b
 		printf("%6s", "?");
 	else
 		printf("%6lld", (long long)refs);
-	printf(" %-6s %-3s %s\n", refs > 1 ? "yes" : "no", pmd ? "yes" : "no", unwritten ? "unwritten" : "-");
+	if (trefs < 0)
+		printf(" %5s", "?");
+	else
+		printf(" %5lld", (long long)trefs);
+	printf(" %-6s %-3s %s\n", shared ? "yes" : "no", pmd ? "yes" : "no", unwritten ? "unwritten" : "-");
 }
 
 static int extent_cb(void *ctx, const struct pmcfs_extent_info *e)
 {
 	struct ext_run *r = ctx;
 	uint64_t blk = e->phys, end = e->phys + e->nblocks, pb = pmd_bytes(r, e);
+	struct pmcfs_ckey key = { r->ino, PMCFS_KEY_EXTENT, e->file_off };
+	int64_t trefs = tree_refs(r, &key);
 
 	r->n++;
 	r->mapped += e->nblocks * PMCFS_BLOCK_SIZE;
 	r->pmd += pb;
+	if (trefs < 0)
+		corrupt("%s: extent at file offset %llu: cannot read the tree path to its item",
+			esc(r->path), (unsigned long long)e->file_off);
 	while (blk < end) {
 		struct pmcfs_space_info si;
 		int err = pmcfs_space_lookup(r->c.fs, blk, &si);
@@ -106,7 +163,7 @@ static int extent_cb(void *ctx, const struct pmcfs_extent_info *e)
 			corrupt("%s: extent at file offset %llu: no space-map run for block %llu: %s",
 				esc(r->path), (unsigned long long)e->file_off, (unsigned long long)blk,
 				pmcfs_strerror(err ? err : -PMCFS_ECORRUPT));
-			row(r, e, blk, end - blk, -1, pb > 0);
+			row(r, e, blk, end - blk, -1, trefs, pb > 0);
 			break;
 		}
 		uint64_t stop = si.start + si.len < end ? si.start + si.len : end;
@@ -114,7 +171,7 @@ static int extent_cb(void *ctx, const struct pmcfs_extent_info *e)
 			corrupt("%s: blocks %llu+%llu are mapped but %s in the space map", esc(r->path),
 				(unsigned long long)blk, (unsigned long long)(stop - blk),
 				si.refcount ? "not owned by the filesystem" : "free");
-		row(r, e, blk, stop - blk, si.refcount, pb > 0);
+		row(r, e, blk, stop - blk, si.refcount, trefs, pb > 0);
 		blk = stop;
 	}
 	return 0;
@@ -130,7 +187,9 @@ int cmd_extents(int argc, char **argv)
 	(void)argc;
 	ns_open(&r.c);
 	r.dax_align = pmcfs_fs_sb(r.c.fs)->dax_align;
-	ino = ns_resolve(&r.c, argv[0]);
+	ino = r.ino = ns_resolve(&r.c, argv[0]);
+	pmcfs_tree_root(r.c.t, &r.root);
+	r.blk = xcalloc(1, PMCFS_BLOCK_SIZE);
 	if ((err = pmcfs_ns_stat(r.c.fs, r.c.t, ino, &st)))
 		die(EXIT_CORRUPT, "cannot stat %s: %s", esc(argv[0]), pmcfs_strerror(err));
 	if (opt.json) {
@@ -148,8 +207,8 @@ int cmd_extents(int argc, char **argv)
 		printf("%s: inode %llu, size %llu, subvolume %llu (%s), dax_align %llu\n", esc(argv[0]),
 		       (unsigned long long)ino, (unsigned long long)st.size, (unsigned long long)r.c.subvol,
 		       esc(r.c.subvol_name), (unsigned long long)r.dax_align);
-		printf("%14s %12s %10s %6s %-6s %-3s %s\n", "file_offset", "phys_block", "blocks",
-		       "refs", "shared", "pmd", "flags");
+		printf("%14s %12s %10s %6s %5s %-6s %-3s %s\n", "file_offset", "phys_block", "blocks",
+		       "refs", "tree", "shared", "pmd", "flags");
 	}
 	err = pmcfs_ns_extents(r.c.fs, r.c.t, ino, extent_cb, &r);
 	if (err)
@@ -170,6 +229,7 @@ int cmd_extents(int argc, char **argv)
 		       (unsigned long long)r.n, (unsigned long long)r.mapped,
 		       (unsigned long long)r.shared, (unsigned long long)r.pmd);
 	}
+	free(r.blk);
 	ns_close(&r.c);
 	return 0;
 }
