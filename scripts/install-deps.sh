@@ -6,7 +6,7 @@ set -eu
 # Build: compiler and the libraries the Makefile asks pkg-config for.
 BUILD="gcc make pkg-config libblkid-dev uuid-dev libndctl-dev libdaxctl-dev libpmem-dev libxxhash-dev"
 # Tests: bats, JSON checks, real foreign filesystems, loop devices, sanitizers.
-TEST="bats jq python3 xfsprogs btrfs-progs e2fsprogs util-linux attr acl clang libclang-rt-14-dev xxd"
+TEST="bats jq python3 xfsprogs btrfs-progs e2fsprogs util-linux mount fdisk attr acl kmod groff-base man-db clang libclang-rt-14-dev xxd"
 
 missing=""
 for p in $BUILD $TEST ${PMCFS_EXTRA_PKGS:-}; do
