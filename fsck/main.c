@@ -297,6 +297,7 @@ int main(int argc, char **argv)
 {
 	struct fsck_ctx ctx;
 	int status = 0, rc = 0;
+	unsigned left_after_pass1;
 
 	memset(&ctx, 0, sizeof(ctx));
 	parse_args(argc, argv, &ctx);
@@ -314,6 +315,7 @@ int main(int argc, char **argv)
 	load_badblocks(&ctx);
 
 	rc = run_pass(&ctx, &passes[0]);
+	left_after_pass1 = ctx.errors_left;
 	while (!rc && !ctx.fatal && !fsck_cancelled) {
 		for (size_t i = 1; i < NPASSES && !rc && !ctx.fatal && !fsck_cancelled; i++)
 			rc = run_pass(&ctx, &passes[i]);
@@ -321,6 +323,8 @@ int main(int argc, char **argv)
 			break;
 		out(&ctx, "Restarting from pass 2 to recount after the repairs above\n");
 		ctx.restart = false;
+		/* Passes 2-6 run again and find again whatever is still wrong. */
+		ctx.errors_left = left_after_pass1;
 		pass2_release(&ctx);
 	}
 	if (!ctx.json && ctx.preen_unexpected)

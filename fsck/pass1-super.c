@@ -105,8 +105,8 @@ static bool check_features(struct fsck_ctx *ctx, const struct pmcfs_super_scan *
 	uint64_t ro = sc->sb.feature_ro_compat & ~PMCFS_FEATURE_RO_COMPAT_SUPP;
 
 	if (inc) {
-		fix_problem(ctx, PR_FEATURE_INCOMPAT, "0x%llx: this fsck.pmcfs (%s) cannot check %s",
-			    (unsigned long long)inc, PMCFS_VERSION, ctx->device);
+		fix_problem(ctx, PR_FEATURE_INCOMPAT, "0x%llx: %s cannot be checked by this fsck.pmcfs",
+			    (unsigned long long)inc, ctx->device);
 		return false;
 	}
 	if (ro && ctx->mode != MODE_NO) {

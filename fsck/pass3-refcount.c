@@ -182,7 +182,7 @@ static bool stored_next(struct fsck_ctx *ctx, struct stored *st, uint64_t *s, ui
 	struct pmcfs_ckey k;
 	const void *body;
 	uint32_t size;
-	int rc;
+	int rc = 0;
 
 	while (!st->done && (rc = pmcfs_iter_next(st->it, &k, &body, &size)) > 0) {
 		struct pmcfs_space_run sr;
@@ -340,7 +340,8 @@ static void rebuild(struct fsck_ctx *ctx, struct sweep *sw)
 	size_t bi = 0;
 	int rc;
 
-	qsort(ctx->smbad.v, ctx->smbad.n, sizeof(*ctx->smbad.v), cmp_bad);
+	if (ctx->smbad.n)
+		qsort(ctx->smbad.v, ctx->smbad.n, sizeof(*ctx->smbad.v), cmp_bad);
 	ctx->nruns = 0;
 	put_run(ctx, 0, ctx->sb.data_start, 1, PMCFS_OWNER_SUPER);
 	while (sweep_next(sw, &s, &l, &c)) {
@@ -388,15 +389,18 @@ int pass3_refcount(struct fsck_ctx *ctx)
 	struct sweep sw = { s, e, n, 0, 0, 0, 0, ctx->nblocks, true };
 	uint64_t rs, rl, rc;
 
-	memcpy(s, ctx->refs.v, ctx->refs.n * sizeof(*s));
+	if (ctx->refs.n)
+		memcpy(s, ctx->refs.v, ctx->refs.n * sizeof(*s));
 	for (size_t i = 0; i < ctx->smrefs.n; i++) {
 		s[ctx->refs.n + i] = ctx->smrefs.v[i];
 		s[ctx->refs.n + i].len |= TAG;
 	}
 	for (size_t i = 0; i < n; i++)
 		e[i] = (s[i].start + (s[i].len & ~TAG)) | (s[i].len & TAG ? ENDTAG : 0);
-	qsort(s, n, sizeof(*s), cmp_ref);
-	qsort(e, n, sizeof(*e), cmp_u64);
+	if (n) {
+		qsort(s, n, sizeof(*s), cmp_ref);
+		qsort(e, n, sizeof(*e), cmp_u64);
+	}
 
 	/* Summary figures from the exact counts. */
 	while (sweep_next(&sw, &rs, &rl, &rc)) {

@@ -139,8 +139,15 @@ static void check_one(struct fsck_ctx *ctx, struct fsck_subvol *sv)
 		if (fix_problem(ctx, PR_ROOT_ITEM_BAD, "key (%llu,%u,%llu): %u bytes, root block %llu, level %u",
 				(unsigned long long)sv->key.objectid, sv->key.type,
 				(unsigned long long)sv->key.offset, sv->item_size,
-				(unsigned long long)sv->root.blkno, sv->root.level))
-			edit_item(ctx, sv, EDIT_DELETE, 0, NULL);
+				(unsigned long long)sv->root.blkno, sv->root.level)) {
+			if (is_default) {
+				out(ctx, "not repaired: subvolume %llu is the default subvolume\n",
+				    (unsigned long long)sv->id);
+				fix_failed(ctx, 1);
+			} else {
+				edit_item(ctx, sv, EDIT_DELETE, 0, NULL);
+			}
+		}
 		return;
 	}
 	if (sv->flags & PMCFS_ROOT_DROPPING) {

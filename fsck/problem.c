@@ -123,7 +123,7 @@ bool vfix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, va_list 
 	}
 	if (fix)
 		ctx->errors_fixed++;
-	else
+	else if (!(p->flags & FATAL))	/* fatal: exit 8 says it all */
 		ctx->errors_left++;
 	record(ctx, code, detail, answer);
 	return fix;

@@ -202,8 +202,10 @@ int repair_commit(struct fsck_ctx *ctx, struct pmcfs_trans *tx, const char *what
 		rc = pmcfs_trans_commit(tx);
 	if (rc)
 		error("cannot %s on %s: %s", what, ctx->device, pmcfs_strerror(rc));
-	else
+	else {
 		ctx->modified = true;
+		ctx->commit = *pmcfs_fs_commit(ctx->fs);	/* a restart walks the new roots */
+	}
 	return rc;
 }
 

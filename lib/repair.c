@@ -238,7 +238,8 @@ int pmcfs_space_rebuild(struct pmcfs_trans *tx, const struct pmcfs_space_info *r
 
 	if (!fs->in_trans || tx != &fs->tx || fs->broken)
 		return -EINVAL;
-	if (fs->overlay.n || fs->deferred.n || fs->spacemap.dirty || fs->roottab.dirty)
+	/* Counts changed earlier in the transaction would be lost. */
+	if (fs->overlay.n || fs->deferred.n)
 		return -EBUSY;
 	if ((err = check_partition(fs, runs, n)))
 		return err;
@@ -250,8 +251,10 @@ int pmcfs_space_rebuild(struct pmcfs_trans *tx, const struct pmcfs_space_info *r
 		err = -ENOMEM;
 		goto done;
 	}
-	memcpy(ks, keep, nkeep * sizeof(*ks));
-	qsort(ks, nkeep, sizeof(*ks), cmp_range);
+	if (nkeep) {
+		memcpy(ks, keep, nkeep * sizeof(*ks));
+		qsort(ks, nkeep, sizeof(*ks), cmp_range);
+	}
 	kmax = layout(n + 2, cnt, &top);
 	if ((err = find_home(fs, runs, n, ks, nkeep, kmax, &idx, &s)))
 		goto done;

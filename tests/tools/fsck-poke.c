@@ -3,16 +3,20 @@
  * fsck-poke: precise corruption for the fsck corpus, no pmcfs-dump needed.
  *
  *   fsck-poke IMG blocks TREE          every block of TREE: "BLKNO LEVEL NRITEMS"
- *   fsck-poke IMG item TREE OBJ TYPE OFF   "BLKNO BODYOFFSET SIZE" of that item
+ *   fsck-poke IMG item TREE OBJ TYPE OFF   "BLKNO BODYOFFSET SIZE SLOT" of that item
  *   fsck-poke IMG run BLK              the space map record holding BLK:
  *                                      "START LEN COUNT OWNER LEAF BODYOFFSET"
  *   fsck-poke IMG w8|w16|w32|w64 BLK OFF VALUE   little-endian store, then
  *                                      the block's header crc is recomputed
  *   fsck-poke IMG raw8 BLK OFF VALUE   a store with no crc update
+ *   fsck-poke IMG c64 BLK OFF VALUE    a store into a commit record (block
+ *                                      1, 2 or a replica): its crc is updated
+ *   fsck-poke IMG r64 BLK OFF          print the little-endian u64 there
  *
  * TREE is "roottab", "spacemap" or a subvolume id. Reads go through the
  * library (open read-only); writes straight to the image.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +89,7 @@ static int find_item(uint64_t blk, const uint8_t *buf, void *arg)
 		const uint8_t *body = pmcfs_leaf_body(buf, i, &size);
 		pmcfs_node_key(buf, i, &k);
 		if (!pmcfs_key_cmp(&k, &f->key)) {
-			printf("%llu %u %u\n", (unsigned long long)blk, (unsigned)(body - buf), size);
+			printf("%llu %u %u %u\n", (unsigned long long)blk, (unsigned)(body - buf), size, i);
 			return 1;
 		}
 		if (f->key.type == 0 && k.type == PMCFS_KEY_SPACE_RUN && k.objectid <= f->key.objectid) {
@@ -105,20 +109,33 @@ static int find_item(uint64_t blk, const uint8_t *buf, void *arg)
 
 static void store(const char *img, const char *op, uint64_t blk, unsigned off, uint64_t v)
 {
-	unsigned w = !strcmp(op, "w16") ? 2 : !strcmp(op, "w32") ? 4 : !strcmp(op, "w64") ? 8 : 1;
+	unsigned w = !strcmp(op, "w16") ? 2 : !strcmp(op, "w32") ? 4 :
+		     !strcmp(op, "w64") || !strcmp(op, "c64") || !strcmp(op, "r64") ? 8 : 1;
 	uint8_t buf[PMCFS_BLOCK_SIZE];
 	struct pmcfs_dev *dev;
 	int rc;
 
 	if (off + w > PMCFS_BLOCK_SIZE)
 		die("offset", -22);
-	if ((rc = pmcfs_dev_open(img, 0, &dev)) ||
+	if ((rc = pmcfs_dev_open(img, strcmp(op, "r64") ? 0 : PMCFS_DEV_RDONLY, &dev)) ||
 	    (rc = pmcfs_dev_read(dev, buf, sizeof(buf), blk * PMCFS_BLOCK_SIZE)))
 		die(img, rc);
-	for (unsigned i = 0; i < w; i++)
+	for (unsigned i = 0; i < w && strcmp(op, "r64"); i++)
 		buf[off + i] = (uint8_t)(v >> (8 * i));
-	if (strcmp(op, "raw8"))
+	if (!strcmp(op, "c64")) {
+		uint32_t crc = pmcfs_crc32c(0, buf, offsetof(struct pmcfs_commit, crc));
+		for (unsigned i = 0; i < 4; i++)
+			buf[offsetof(struct pmcfs_commit, crc) + i] = (uint8_t)(crc >> (8 * i));
+	} else if (!strcmp(op, "r64")) {
+		uint64_t r = 0;
+		for (unsigned i = 0; i < 8; i++)
+			r |= (uint64_t)buf[off + i] << (8 * i);
+		printf("%llu\n", (unsigned long long)r);
+		pmcfs_dev_close(dev);
+		return;
+	} else if (strcmp(op, "raw8")) {
 		pmcfs_cksum_update(buf, PMCFS_BLOCK_SIZE, 0);
+	}
 	if ((rc = pmcfs_dev_write(dev, buf, sizeof(buf), blk * PMCFS_BLOCK_SIZE)) ||
 	    (rc = pmcfs_dev_flush(dev)))
 		die(img, rc);
@@ -135,11 +152,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: see tests/tools/fsck-poke.c\n");
 		return 2;
 	}
-	if (argv[2][0] == 'w' || !strcmp(argv[2], "raw8")) {
-		if (argc != 6)
+	if (argv[2][0] == 'w' || !strcmp(argv[2], "raw8") || !strcmp(argv[2], "c64") ||
+	    !strcmp(argv[2], "r64")) {
+		if (argc != 6 && !(argc == 5 && !strcmp(argv[2], "r64")))
 			return 2;
 		store(argv[1], argv[2], strtoull(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0),
-		      strtoull(argv[5], NULL, 0));
+		      argc == 6 ? strtoull(argv[5], NULL, 0) : 0);
 		return 0;
 	}
 	if ((rc = pmcfs_dev_open(argv[1], PMCFS_DEV_RDONLY, &dev)) ||

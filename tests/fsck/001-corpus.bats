@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# The fsck corruption corpus: one directory per problem code, each with a
+# script that builds and corrupts an image, and the golden output of
+# "fsck -fy" (expect.1) and of the "fsck -fn" after it (expect.2).
+# PMCFS_UPDATE_GOLDEN=1 rewrites the golden files (then review the diff).
+
+load common
+
+@test "001-sb-primary: The primary superblock fails its crc: rewritten from the replica." {
+	run_case 001-sb-primary
+}
+
+@test "002-sb-replica: The superblock replica fails its crc: rewritten from the primary." {
+	run_case 002-sb-replica
+}
+
+@test "003-sb-differ: Both copies valid, the replica's label differs." {
+	run_case 003-sb-differ
+}
+
+@test "004-slot-torn: Commit slot A's record is torn (crc): rewritten from the current commit." {
+	run_case 004-slot-torn
+}
+
+@test "005-no-super: Neither superblock copy is valid: nothing to check." {
+	run_case 005-no-super
+}
+
+@test "006-no-commit: All four commit slots are torn." {
+	run_case 006-no-commit
+}
+
+@test "007-incompat: An incompatible feature this fsck does not know: refused, exit 8." {
+	run_case 007-incompat
+}
+
+@test "008-ro-compat: An unknown read-only-compatible feature: -n checks, repairs are refused." {
+	run_case 008-ro-compat
+}
+
+@test "009-device-short: The image is shorter than the filesystem." {
+	run_case 009-device-short
+}
+
+@test "010-block-crc: A leaf of subvolume 256 fails its crc. Not repairable yet (its items are" {
+	run_case 010-block-crc
+}
+
+@test "011-block-magic: A leaf of subvolume 256 carries the root table's magic." {
+	run_case 011-block-magic
+}
+
+@test "012-block-misdirected: A leaf of subvolume 256 names another block as its own." {
+	run_case 012-block-misdirected
+}
+
+@test "013-block-level: A leaf of subvolume 256 claims level 1." {
+	run_case 013-block-level
+}
+
+@test "014-block-structure: A leaf of subvolume 256 has nonzero reserved header flags." {
+	run_case 014-block-structure
+}
+
+@test "015-block-stale: A leaf's generation differs from its parent pointer's (a lost write)." {
+	run_case 015-block-stale
+}
+
+@test "016-block-future: A leaf and its parent pointer agree on a generation newer than the parent." {
+	run_case 016-block-future
+}
+
+@test "017-block-owner: A leaf of subvolume 256 says the space map owns it." {
+	run_case 017-block-owner
+}
+
+@test "018-key-range: The last key of the first leaf lies beyond the next leaf's first key." {
+	run_case 018-key-range
+}
+
+@test "019-underfull: The first leaf keeps only its first item: a warning, not an error" {
+	run_case 019-underfull
+}
+
+@test "020-extent-outside: An extent points into the reserved area at the start of the device." {
+	run_case 020-extent-outside
+}
+
+@test "021-crosslink: An extent of one block points at the root table's root block." {
+	run_case 021-crosslink
+}
+
+@test "022-spacemap-block: A space map block fails its crc: the map is rebuilt from the walk." {
+	run_case 022-spacemap-block
+}
+
+@test "030-leaked: An extent becomes a hole (0 blocks): its data blocks are counted but" {
+	run_case 030-leaked
+}
+
+@test "031-overcount: The run holding the root table's root counts one reference too many." {
+	run_case 031-overcount
+}
+
+@test "032-undercount: A reflinked extent's run (2 references) records only 1." {
+	run_case 032-undercount
+}
+
+@test "033-ref-to-free: The run holding the root table's root is recorded free." {
+	run_case 033-ref-to-free
+}
+
+@test "034-ref-to-bad: A run of referenced blocks is recorded as bad media: not repairable" {
+	run_case 034-ref-to-bad
+}
+
+@test "035-record-bad: A space map record names an owner that does not exist." {
+	run_case 035-record-bad
+}
+
+@test "036-partition: A record is one block too long: it overlaps the next." {
+	run_case 036-partition
+}
+
+@test "037-not-merged: The free run after the last allocation is given the owner and count of" {
+	run_case 037-not-merged
+}
+
+@test "038-reserved-wrong: The reserved area at the start is recorded as ordinary space." {
+	run_case 038-reserved-wrong
+}
+
+@test "039-badrun-count: The reserved area at the start counts 2 references." {
+	run_case 039-badrun-count
+}
+
+@test "040-free-count: Both primary commit slots carry a wrong free block count." {
+	run_case 040-free-count
+}
+
+@test "050-root-item-bad: Snapshot 257's root item has a nonzero key offset: unusable. The entry" {
+	run_case 050-root-item-bad
+}
+
+@test "051-snap-root-bad: The root block of snapshot 257 fails its crc: the snapshot entry is" {
+	run_case 051-snap-root-bad
+}
+
+@test "052-parent-missing: Snapshot 258 names parent 999, which does not exist." {
+	run_case 052-parent-missing
+}
+
+@test "053-name-dup: Snapshot "snap-1" is renamed "snap-0", the name of another." {
+	run_case 053-name-dup
+}
+
+@test "054-rdonly-newer: Subvolume 256, written since its creation, is flagged read-only." {
+	run_case 054-rdonly-newer
+}
+
+@test "055-dropping: Snapshot 259's deletion was interrupted before anything was dropped." {
+	run_case 055-dropping
+}
+
+@test "056-root-subvol-gone: The superblock names a default subvolume the root table does not have." {
+	run_case 056-root-subvol-gone
+}
+
+@test "057-root-item-flags: Snapshot 258 carries an unknown flag." {
+	run_case 057-root-item-flags
+}
+
+@test "058-root-name-bad: Snapshot 258's name length disagrees with its item size." {
+	run_case 058-root-name-bad
+}
+
+@test "060-data-on-bad: The bad-block list covers an extent's data: reported, not movable yet." {
+	run_case 060-data-on-bad
+}
+
+@test "061-bad-not-recorded: The bad-block list names free blocks the space map does not record." {
+	run_case 061-bad-not-recorded
+}

@@ -1,0 +1,74 @@
+# Shared by the fsck tests: build images, corrupt them, run fsck, compare
+# with golden output (e2fsprogs tests/f_* style: expect.1 is the output
+# and exit status of "fsck -fy", expect.2 of the "fsck -fn" after it).
+load ../helpers
+
+TOOLS=${TOOLS:-$TOP/tests}
+POKE=$TOOLS/fsck-poke
+POP=$TOOLS/fsck-populate
+UUID=6f0b9a7e-2c1d-4e5f-8a9b-0c1d2e3f4a5b
+FILTER=$BATS_TEST_DIRNAME/filter.sed
+REPLICA=15872		# superblock replica of a 64 MiB image
+
+fresh() {	# a 64 MiB image with a fixed uuid
+	"$MKFS" -q -f -U "$UUID" -s 64M test.img
+}
+aged() {	# fresh + 3000 items, 30 extents (5 reflinked), 3 snapshots (1 read-only)
+	fresh && "$POP" test.img 3000 30 3 1 5
+}
+young() {	# fresh + items and extents, no snapshots: nothing shared
+	fresh && "$POP" test.img 3000 30 0 0 5
+}
+last_leaf() { "$POKE" test.img blocks "$1" | awk '$2 == 0 { b = $1 } END { print b }'; }
+first_leaf() {	# first leaf of TREE, in key order
+	"$POKE" test.img blocks "$1" | awk '$2 == 0 { print $1; exit }'
+}
+tree_root() { "$POKE" test.img blocks "$1" | awk 'NR == 1 { print $1 }'; }
+item() {	# item TREE OBJ TYPE OFF -> "BLK BODYOFF SIZE"
+	"$POKE" test.img item "$@"
+}
+rootitem() {	# rootitem ID -> "BLK BODYOFF"
+	"$POKE" test.img item roottab "$1" 16 0 | cut -d' ' -f1,2
+}
+extent_phys() {	# extent_phys INO -> physical start of its first extent
+	local b o s
+	read -r b o s < <(item 256 "$1" 5 0)
+	"$POKE" test.img r64 "$b" "$o"
+}
+
+run_fsck() {	# run_fsck ARGS...: output filtered, plus the exit status
+	local st=0
+	$INSTRUMENT "$FSCK" "$@" >fsck.out 2>&1 || st=$?
+	sed -f "$FILTER" fsck.out
+	echo "Exit status is $st"
+	if [ "$st" -ge 128 ]; then
+		echo "crashed (exit $st): $*" >&2
+		return 1
+	fi
+}
+
+# run_case DIR: build the image with DIR/script, then check the three runs.
+run_case() {
+	local dir=$BATS_TEST_DIRNAME/$1 code exit_n=4 out
+	cd "$BATS_TEST_TMPDIR"
+	# shellcheck disable=SC1090
+	source "$dir/script"
+	build
+	[ -n "$CODE" ]
+	[ -z "${EXIT_N:-}" ] || exit_n=$EXIT_N
+	out=$(run_fsck -n ${FSCK_ARGS:-} test.img)
+	grep -q "^Exit status is $exit_n\$" <<<"$out" || { echo "-n: $out"; return 1; }
+	run_fsck -fy ${FSCK_ARGS:-} test.img >out.1
+	# Reported by -n (or, for refusals that only -y meets, by -y).
+	for code in $CODE; do
+		grep -q "^$code " <<<"$out" || grep -q "^$code " out.1 ||
+			{ echo "$code not reported: $out"; return 1; }
+	done
+	run_fsck -fn ${FSCK_ARGS:-} test.img >out.2
+	if [ -n "${PMCFS_UPDATE_GOLDEN:-}" ]; then
+		cp out.1 "$dir/expect.1"
+		cp out.2 "$dir/expect.2"
+	fi
+	diff -u "$dir/expect.1" out.1
+	diff -u "$dir/expect.2" out.2
+}
