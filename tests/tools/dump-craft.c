@@ -9,7 +9,7 @@
  *                                            (moved to the new name's hash) and its
  *                                            INODE_REF, to the bytes NEWHEX (hex,
  *                                            "" for an empty name)
- *   dump-craft IMG retarget DIR NAME PATH    point DIR's entry NAME (DIR_INDEX) at
+ *   dump-craft IMG retarget DIR NAME PATH    point DIR's (last) entry NAME (DIR_INDEX) at
  *                                            the inode of PATH (a directory cycle
  *                                            when PATH is an ancestor)
  *
@@ -64,7 +64,7 @@ static size_t unhex(const char *hex, char *out)
 	return n;
 }
 
-/* DIR's DIR_INDEX item for name: its key and decoded entry. */
+/* DIR's (last) DIR_INDEX item for name: its key and decoded entry. */
 static void find_index(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t dir, const char *name,
 		       struct pmcfs_ckey *ret_key, struct pmcfs_dirent *ret)
 {
@@ -72,6 +72,7 @@ static void find_index(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t dir, 
 	struct pmcfs_iter *it;
 	const void *body;
 	uint32_t size;
+	bool found = false;
 	int rc = pmcfs_iter_start(fs, t, &start, &it);
 
 	if (rc)
@@ -84,11 +85,12 @@ static void find_index(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t dir, 
 		    !memcmp((const char *)body + sizeof(d), name, strlen(name))) {
 			*ret_key = k;
 			*ret = d;
-			pmcfs_iter_free(it);
-			return;
+			found = true;
 		}
 	}
-	fail(name, -ENOENT);
+	pmcfs_iter_free(it);
+	if (!found)
+		fail(name, -ENOENT);
 }
 
 /* Replace old (name) by new (nname) inside the packed item at k, or drop/insert it. */
@@ -144,7 +146,7 @@ int main(int argc, char **argv)
 	struct pmcfs_tree *t;
 	struct pmcfs_trans *tx;
 	struct pmcfs_ckey k;
-	struct pmcfs_dirent d;
+	struct pmcfs_dirent d = { 0 };
 	uint64_t dir, target;
 	uint8_t body[BODY_MAX];
 	char nname[512];
