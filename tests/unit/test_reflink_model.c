@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 	CHECK_OK(pmcfs_subvol_open(fs, PMCFS_FIRST_SUBVOL, &t));
 	for (int i = 0; i < NFILES; i++) {
 		struct pmcfs_create_args a = { S_IFREG | 0644, 0, 0, 0, 0 };
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "f%d", i);
 		CHECK_OK(pmcfs_ns_create(tx, t, PMCFS_ROOT_INO, name, strlen(name), &a, &live.f[i].ino));
 	}
