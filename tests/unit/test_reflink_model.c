@@ -59,7 +59,9 @@ static void m_write(struct mfile *f, size_t off, const uint8_t *buf, size_t len)
 static void op_write(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct mfile *f)
 {
 	static uint8_t buf[MAXSIZE];
-	size_t off = rnd() % (MAXSIZE - 1), len = 1 + rnd() % (rnd() % 4 ? 9000 : MAXSIZE - off);
+	/* One rnd() per statement: a seed must replay the same in every build. */
+	size_t off = rnd() % (MAXSIZE - 1), span = rnd() % 4 ? 9000 : MAXSIZE - off;
+	size_t len = 1 + rnd() % span;
 	uint8_t seed = (uint8_t)rnd();
 
 	if (off + len > MAXSIZE)
