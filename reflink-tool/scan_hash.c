@@ -24,9 +24,31 @@ struct pool {
 };
 
 /*
+ * A block mapped in pieces that are not physically contiguous: an id
+ * for the whole list of pieces, so two files whose blocks map the very
+ * same pieces compare equal (already shared) and a second scan leaves
+ * them alone. Top bit set: never a real byte address; a collision could
+ * only make the scan skip a block, never share wrong data.
+ */
+static uint64_t split_phys(const struct rl_extent *e, size_t n, uint64_t start, uint64_t end)
+{
+	uint64_t v = 0;
+
+	for (size_t k = 0; k < n && e[k].logical < end; k++) {
+		uint64_t lo = e[k].logical > start ? e[k].logical : start;
+		uint64_t piece[2] = { lo - start, e[k].physical + (lo - e[k].logical) };
+
+		v = XXH3_64bits_withSeed(piece, sizeof(piece), v);
+	}
+	v |= 1ULL << 63;
+	return v >= PHYS_UNKNOWN ? v - 2 : v;
+}
+
+/*
  * Physical address of [start, end) if it is one contiguous allocated
- * run, PHYS_HOLE if nothing there is allocated (holes and unwritten
- * extents read as zeros and free nothing), else PHYS_UNKNOWN.
+ * run, the id of its pieces if it is allocated in several (split_phys),
+ * PHYS_HOLE if nothing there is allocated (holes and unwritten extents
+ * read as zeros and free nothing), else PHYS_UNKNOWN.
  */
 static uint64_t block_phys(const struct rl_extent *e, size_t n, size_t *cursor,
 			   uint64_t start, uint64_t end)
@@ -54,9 +76,10 @@ static uint64_t block_phys(const struct rl_extent *e, size_t n, size_t *cursor,
 	pos = e[c].logical + e[c].length;
 	/* A block may span extents that happen to be physically adjacent. */
 	for (size_t k = c + 1; pos < end; k++) {
-		if (k == n || e[k].logical != pos || (e[k].flags & odd) ||
-		    e[k].physical != phys + (pos - start))
+		if (k == n || e[k].logical != pos || (e[k].flags & odd))
 			return PHYS_UNKNOWN;
+		if (e[k].physical != phys + (pos - start))
+			return split_phys(e + c, k + 1 < n ? n - c : k - c + 1, start, end);
 		pos += e[k].length;
 	}
 	return phys;

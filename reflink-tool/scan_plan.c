@@ -97,9 +97,12 @@ static size_t pick_source(const struct scan *s, const struct blk *g, size_t n)
 		uint64_t p = phys_of(s, &g[i]);
 		size_t count = 0;
 
+		/* A block split over extents shares with nobody, but is as
+		 * good a source as any unshared one: counting it keeps ties
+		 * going to the first file, so runs still coalesce. */
 		if (p == PHYS_UNKNOWN)
-			continue;
-		for (j = 0; j < n; j++)
+			count = 1;
+		for (j = 0; j < n && p != PHYS_UNKNOWN; j++)
 			count += phys_of(s, &g[j]) == p;
 		if (count > bestcount) {
 			best = i;
