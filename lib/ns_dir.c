@@ -109,6 +109,14 @@ static int packed_remove(struct pmcfs_trans *tx, struct pmcfs_tree *t, const str
 	return size ? pmcfs_tree_update(tx, t, k, body, size) : pmcfs_tree_delete(tx, t, k);
 }
 
+/* -ENAMETOOLONG or -EINVAL for a name no entry may have. */
+static int name_error(const char *name, size_t len)
+{
+	if (len > PMCFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	return pmcfs_name_valid(name, len) ? 0 : -EINVAL;
+}
+
 static int find_entry(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t dir, const char *name,
 		      size_t len, struct dent *ret, uint8_t *body)
 {
@@ -140,10 +148,8 @@ int pmcfs_ns_lookup(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t dir, con
 	struct dent e;
 	int err;
 
-	if (len > PMCFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!pmcfs_name_valid(name, len))
-		return -EINVAL;
+	if ((err = name_error(name, len)))
+		return err;
 	if ((err = get_dir(fs, t, dir, &din)) || (err = find_entry(fs, t, dir, name, len, &e, body)))
 		return err;
 	*ret_ino = e.ino;
@@ -278,10 +284,8 @@ static int check_new_name(struct pmcfs_fs *fs, struct pmcfs_tree *t, struct ns_i
 	uint64_t ino;
 	int err;
 
-	if (len > PMCFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!pmcfs_name_valid(name, len))
-		return -EINVAL;
+	if ((err = name_error(name, len)))
+		return err;
 	if ((err = get_dir(fs, t, dir, din)))
 		return err;
 	if (!pmcfs_inode_nlink(&din->d))
@@ -466,10 +470,8 @@ int pmcfs_ns_unlink(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t dir, 
 	struct dent e;
 	int err;
 
-	if (len > PMCFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!pmcfs_name_valid(name, len))
-		return -EINVAL;
+	if ((err = name_error(name, len)))
+		return err;
 	if ((err = get_dir(tx->fs, t, dir, &din)) ||
 	    (err = find_entry(tx->fs, t, dir, name, len, &e, body)) ||
 	    (err = drop_link(tx, t, &din, &e, flags)))
@@ -504,10 +506,8 @@ int pmcfs_ns_rename(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t sdir,
 	bool sisdir;
 	int err;
 
-	if (slen > PMCFS_NAME_MAX || dlen > PMCFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!pmcfs_name_valid(sname, slen) || !pmcfs_name_valid(dname, dlen))
-		return -EINVAL;
+	if ((err = name_error(sname, slen)) || (err = name_error(dname, dlen)))
+		return err;
 	if ((err = get_dir(tx->fs, t, sdir, &sd)) || (err = get_dir(tx->fs, t, ddir, &dd)) ||
 	    (err = find_entry(tx->fs, t, sdir, sname, slen, &se, sbody)))
 		return err;
