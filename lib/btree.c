@@ -16,18 +16,13 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include "fs_priv.h"
+#include "btree_priv.h"
 
 #define HDR(b) ((struct pmcfs_header *)((b)->data))
 #define ITEM_OVERHEAD	((uint32_t)sizeof(struct pmcfs_item))
 #define MIN_PTRS	(PMCFS_NODE_MAX_PTRS / 4)
 #define MIN_LEAF_USED	(PMCFS_NODE_SPACE / 4)
 
-struct path {
-	struct pmcfs_buf *b[PMCFS_MAX_LEVEL];
-	int slot[PMCFS_MAX_LEVEL];
-	int top;			/* level of the root */
-};
 
 enum search_mode {
 	SEARCH_READ,
@@ -49,7 +44,6 @@ void pmcfs_tree_init(struct pmcfs_tree *t, struct pmcfs_fs *fs, uint64_t id,
 uint64_t pmcfs_tree_id(const struct pmcfs_tree *t) { return t->id; }
 void pmcfs_tree_root(const struct pmcfs_tree *t, struct pmcfs_root_ref *ret) { *ret = t->root; }
 
-static unsigned nritems(const struct pmcfs_buf *b) { return pmcfs_node_nritems(b->data); }
 static void set_nritems(struct pmcfs_buf *b, unsigned n) { pmcfs_set_header_nritems(HDR(b), n); }
 
 static void ptr_key(struct pmcfs_buf *b, unsigned i, struct pmcfs_ckey *k)
@@ -71,7 +65,7 @@ static void set_ptr(struct pmcfs_buf *b, unsigned i, uint64_t blkno, uint64_t ge
 }
 
 /* Leaf: first slot whose key >= k; *found if equal. */
-static unsigned leaf_search(struct pmcfs_buf *b, const struct pmcfs_ckey *k, bool *found)
+unsigned btree_leaf_search(struct pmcfs_buf *b, const struct pmcfs_ckey *k, bool *found)
 {
 	unsigned lo = 0, hi = nritems(b);
 	struct pmcfs_ckey cur;
@@ -95,7 +89,7 @@ static unsigned leaf_search(struct pmcfs_buf *b, const struct pmcfs_ckey *k, boo
 }
 
 /* Interior: last slot whose key <= k, or 0. */
-static unsigned node_search(struct pmcfs_buf *b, const struct pmcfs_ckey *k)
+unsigned btree_node_search(struct pmcfs_buf *b, const struct pmcfs_ckey *k)
 {
 	unsigned lo = 0, hi = nritems(b);
 	struct pmcfs_ckey cur;
@@ -176,7 +170,7 @@ static int node_alloc(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct pmcfs
 	return 0;
 }
 
-static int node_count(struct pmcfs_tree *t, uint64_t blkno, uint32_t *rc)
+int btree_node_count(struct pmcfs_tree *t, uint64_t blkno, uint32_t *rc)
 {
 	/* The root table and the space map are never shared: no lookup, and
 	 * none may happen while the space map itself is being rewritten. */
@@ -188,7 +182,7 @@ static int node_count(struct pmcfs_tree *t, uint64_t blkno, uint32_t *rc)
 }
 
 /* Drop the reference to a block whose own references have moved elsewhere. */
-static int node_release(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t blkno)
+int btree_node_release(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t blkno)
 {
 	int err;
 
@@ -198,7 +192,7 @@ static int node_release(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t b
 		err = pmcfs_space_set_known(t->fs, blkno, 1, 1, 0, PMCFS_OWNER_FS);
 	if (!err) {
 		uint32_t rc = 0;
-		if (!pmcfs_tree_shareable(t) || (!node_count(t, blkno, &rc) && rc == 0))
+		if (!pmcfs_tree_shareable(t) || (!btree_node_count(t, blkno, &rc) && rc == 0))
 			pmcfs_cache_forget(&t->fs->cache, blkno);
 	}
 	return err;
@@ -214,7 +208,7 @@ static int shadow(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct pmcfs_buf
 {
 	struct pmcfs_buf *nb;
 	uint32_t rc;
-	int err = node_count(t, b->blkno, &rc);
+	int err = btree_node_count(t, b->blkno, &rc);
 
 	if (err)
 		return err;
@@ -236,7 +230,7 @@ static int shadow(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct pmcfs_buf
 		if (!err)
 			err = pmcfs_node_for_each_ref(tx, t, nb->data, inc_ref);
 	} else {
-		err = node_release(tx, t, b->blkno);
+		err = btree_node_release(tx, t, b->blkno);
 	}
 	if (err)
 		return err;
@@ -245,7 +239,7 @@ static int shadow(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct pmcfs_buf
 }
 
 /* Shadow path->b[level] and point its parent (or the tree root) at the copy. */
-static int cow_at(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct path *p, int level)
+int btree_cow_at(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct path *p, int level)
 {
 	struct pmcfs_buf *nb;
 	int err = shadow(tx, t, p->b[level], &nb);
@@ -381,7 +375,7 @@ static void node_insert_ptr(struct pmcfs_buf *b, unsigned slot, const struct pmc
 	set_nritems(b, n + 1);
 }
 
-static void node_delete_ptr(struct pmcfs_buf *b, unsigned slot)
+void btree_node_delete_ptr(struct pmcfs_buf *b, unsigned slot)
 {
 	unsigned n = nritems(b);
 
@@ -478,7 +472,7 @@ static int leaf_split_point(struct pmcfs_buf *b, unsigned slot, uint32_t need, b
 
 /* ---- search ---------------------------------------------------------------- */
 
-static int read_root(struct pmcfs_tree *t, struct pmcfs_buf **ret)
+int btree_read_root(struct pmcfs_tree *t, struct pmcfs_buf **ret)
 {
 	if (t->gone || !t->root.blkno)
 		return -ENOENT;
@@ -503,9 +497,9 @@ static int search(struct pmcfs_trans *tx, struct pmcfs_tree *t, const struct pmc
 again:
 	memset(p, 0, sizeof(*p));
 	p->top = t->root.level;
-	if ((err = read_root(t, &p->b[p->top])))
+	if ((err = btree_read_root(t, &p->b[p->top])))
 		return err;
-	if (tx && (err = cow_at(tx, t, p, p->top)))
+	if (tx && (err = btree_cow_at(tx, t, p, p->top)))
 		return err;
 	if (mode == SEARCH_INSERT && p->top > 0 && nritems(p->b[p->top]) >= PMCFS_NODE_MAX_PTRS - 1) {
 		if ((err = split_child(tx, t, p, p->top, nritems(p->b[p->top]) / 2)))
@@ -514,7 +508,7 @@ again:
 	}
 	for (level = p->top; level > 0; level--) {
 		struct pmcfs_buf *b = p->b[level];
-		unsigned slot = node_search(b, key);
+		unsigned slot = btree_node_search(b, key);
 		struct pmcfs_ckey pk;
 		uint64_t blk, gen;
 
@@ -524,7 +518,7 @@ again:
 			return err;
 		if (!tx)
 			continue;
-		if ((err = cow_at(tx, t, p, level - 1)))
+		if ((err = btree_cow_at(tx, t, p, level - 1)))
 			return err;
 		ptr_key(b, slot, &pk);
 		if (mode == SEARCH_INSERT && pmcfs_key_cmp(key, &pk) < 0)
@@ -536,7 +530,7 @@ again:
 			goto again;
 		}
 	}
-	p->slot[0] = leaf_search(p->b[0], key, found);
+	p->slot[0] = btree_leaf_search(p->b[0], key, found);
 	/* An insert that will fail with EEXIST must not split for room it never uses. */
 	if (mode == SEARCH_INSERT && pmcfs_leaf_free(p->b[0]->data) < need &&
 	    !(*found && mode_fail_if_found)) {
@@ -554,7 +548,7 @@ again:
 
 /* May tx change t? Item changes are refused on read-only snapshots;
  * dropping one (deletion) is not an item change. */
-static int check_tx_drop(struct pmcfs_trans *tx, struct pmcfs_tree *t)
+int btree_check_tx_drop(struct pmcfs_trans *tx, struct pmcfs_tree *t)
 {
 	if (!tx || tx->fs != t->fs || !t->fs->in_trans || &t->fs->tx != tx)
 		return -EINVAL;
@@ -742,7 +736,7 @@ static int fix_underflow(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct pa
 		struct path sp = *p;
 		sp.b[level] = sib;
 		sp.slot[level + 1] = ls == ps ? ps + 1 : ls;
-		if ((err = cow_at(tx, t, &sp, level)))
+		if ((err = btree_cow_at(tx, t, &sp, level)))
 			return err;
 		sib = sp.b[level];
 	}
@@ -753,9 +747,9 @@ static int fix_underflow(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct pa
 			node_redistribute(l, r, nritems(l) + nritems(r));
 		else if ((err = leaf_redistribute(l, r, nritems(l) + nritems(r))))
 			return err;
-		node_delete_ptr(parent, ls + 1);
+		btree_node_delete_ptr(parent, ls + 1);
 		/* r's children now hang off l: release r alone. */
-		return node_release(tx, t, r->blkno);
+		return btree_node_release(tx, t, r->blkno);
 	}
 	if (pmcfs_node_level(l->data))
 		node_redistribute(l, r, balance_point(l, r));
@@ -798,12 +792,12 @@ static int rebalance(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct path *
 	while (t->root.level > 0) {
 		struct pmcfs_buf *root;
 		uint64_t blk, gen;
-		if ((err = read_root(t, &root)))
+		if ((err = btree_read_root(t, &root)))
 			return err;
 		if (nritems(root) != 1)
 			break;
 		pmcfs_node_child(root->data, 0, &blk, &gen);
-		if ((err = node_release(tx, t, root->blkno)))
+		if ((err = btree_node_release(tx, t, root->blkno)))
 			return err;
 		t->root.blkno = blk;
 		t->root.gen = gen;
@@ -828,194 +822,3 @@ int pmcfs_tree_new_root(struct pmcfs_trans *tx, struct pmcfs_tree *t)
 	return 0;
 }
 
-/* ---- dropping a tree (snapshot deletion) ---------------------------------------- */
-
-/*
- * One step of dropping t: remove the leftmost child subtree of the
- * leftmost path, through ordinary copy-on-write, so the tree is a valid
- * tree with exact refcounts at every commit and an interrupted deletion
- * simply continues. A subtree still shared with another tree (count > 1)
- * costs one decrement, however large it is; only blocks private to t
- * are visited. *ret_done when the tree is empty and its root released.
- */
-int pmcfs_tree_drop_step(struct pmcfs_trans *tx, struct pmcfs_tree *t, bool *ret_done)
-{
-	struct path p;
-	uint64_t blk, gen;
-	uint32_t rc;
-	int err, level;
-
-	*ret_done = false;
-	if ((err = check_tx_drop(tx, t)))
-		return err;
-	pmcfs_cache_trim(&t->fs->cache);
-	if ((err = node_count(t, t->root.blkno, &rc)))
-		return err;
-	if (rc > 1) {			/* the whole tree is shared: drop our reference */
-		if ((err = pmcfs_space_dec(tx, t->root.blkno, 1)))
-			return err;
-		goto done;
-	}
-	memset(&p, 0, sizeof(p));
-	p.top = t->root.level;
-	if ((err = read_root(t, &p.b[p.top])) || (err = cow_at(tx, t, &p, p.top)))
-		return err;
-	/* Down the leftmost path through private interior nodes. */
-	for (level = p.top; level > 1; level--) {
-		pmcfs_node_child(p.b[level]->data, 0, &blk, &gen);
-		if ((err = node_count(t, blk, &rc)))
-			return err;
-		if (rc > 1)
-			break;
-		p.slot[level] = 0;
-		if ((err = pmcfs_read_node(t->fs, blk, t->magic, level - 1, gen, &p.b[level - 1])) ||
-		    (err = cow_at(tx, t, &p, level - 1)))
-			return err;
-	}
-	if (level == 0) {		/* a single-leaf tree */
-		if ((err = pmcfs_node_for_each_ref(tx, t, p.b[0]->data, pmcfs_space_dec)) ||
-		    (err = node_release(tx, t, p.b[0]->blkno)))
-			return err;
-		goto done;
-	}
-	/* Drop the leftmost child of p.b[level]: shared (one decrement) or a private leaf. */
-	pmcfs_node_child(p.b[level]->data, 0, &blk, &gen);
-	if ((err = node_count(t, blk, &rc)))
-		return err;
-	if (rc == 1) {
-		struct pmcfs_buf *leaf;
-		if ((err = pmcfs_read_node(t->fs, blk, t->magic, 0, gen, &leaf)) ||
-		    (err = pmcfs_node_for_each_ref(tx, t, leaf->data, pmcfs_space_dec)))
-			return err;
-	}
-	if ((err = node_release(tx, t, blk)))
-		return err;
-	node_delete_ptr(p.b[level], 0);
-	/* Empty interior nodes go too, up to the root. */
-	while (nritems(p.b[level]) == 0) {
-		if ((err = node_release(tx, t, p.b[level]->blkno)))
-			return err;
-		if (level == p.top)
-			goto done;
-		node_delete_ptr(p.b[level + 1], 0);
-		level++;
-	}
-	return 0;
-done:
-	t->root.blkno = 0;
-	t->gone = true;
-	*ret_done = true;
-	return 0;
-}
-
-int pmcfs_tree_drop(struct pmcfs_trans *tx, struct pmcfs_tree *t)
-{
-	bool done = false;
-	int err = 0;
-
-	while (!err && !done)
-		err = pmcfs_tree_drop_step(tx, t, &done);
-	return err;
-}
-
-/* ---- iteration ---------------------------------------------------------------------- */
-
-struct pmcfs_iter {
-	struct pmcfs_fs *fs;
-	struct pmcfs_tree *t;
-	struct {
-		uint64_t blkno, gen;
-		unsigned slot;
-	} lvl[PMCFS_MAX_LEVEL];
-	int top;
-	unsigned slot;
-	bool done;
-	_Alignas(64) uint8_t leaf[PMCFS_BLOCK_SIZE];
-};
-
-/* Descend from lvl[level] (whose slot is set) to a leaf, leftmost below level-1. */
-static int iter_descend(struct pmcfs_iter *it, int level, const struct pmcfs_ckey *start)
-{
-	struct pmcfs_buf *b;
-	int err;
-
-	for (; level >= 0; level--) {
-		if ((err = pmcfs_read_node(it->fs, it->lvl[level].blkno, it->t->magic, level,
-					   it->lvl[level].gen, &b)))
-			return err;
-		if (level == 0) {
-			bool found;
-			memcpy(it->leaf, b->data, PMCFS_BLOCK_SIZE);
-			it->slot = start ? leaf_search(b, start, &found) : 0;
-			return 0;
-		}
-		it->lvl[level].slot = start ? node_search(b, start) : 0;
-		pmcfs_node_child(b->data, it->lvl[level].slot, &it->lvl[level - 1].blkno,
-				 &it->lvl[level - 1].gen);
-	}
-	return 0;
-}
-
-int pmcfs_iter_start(struct pmcfs_fs *fs, struct pmcfs_tree *t, const struct pmcfs_ckey *start,
-		     struct pmcfs_iter **ret_it)
-{
-	struct pmcfs_iter *it;
-	struct pmcfs_ckey zero = { 0, 0, 0 };
-	int err;
-
-	if (t->gone || !t->root.blkno)
-		return -ENOENT;
-	pmcfs_cache_trim(&fs->cache);
-	it = calloc(1, sizeof(*it));
-	if (!it)
-		return -ENOMEM;
-	it->fs = fs;
-	it->t = t;
-	it->top = t->root.level;
-	it->lvl[it->top].blkno = t->root.blkno;
-	it->lvl[it->top].gen = t->root.gen;
-	err = iter_descend(it, it->top, start ? start : &zero);
-	if (err) {
-		free(it);
-		return err;
-	}
-	*ret_it = it;
-	return 0;
-}
-
-int pmcfs_iter_next(struct pmcfs_iter *it, struct pmcfs_ckey *ret_key, const void **ret_body,
-		    uint32_t *ret_size)
-{
-	while (!it->done && it->slot >= pmcfs_node_nritems(it->leaf)) {
-		int level, err;
-		for (level = 1; level <= it->top; level++) {
-			struct pmcfs_buf *b;
-			if ((err = pmcfs_read_node(it->fs, it->lvl[level].blkno, it->t->magic,
-						   level, it->lvl[level].gen, &b)))
-				return err;
-			if (it->lvl[level].slot + 1 < nritems(b)) {
-				it->lvl[level].slot++;
-				pmcfs_node_child(b->data, it->lvl[level].slot,
-						 &it->lvl[level - 1].blkno, &it->lvl[level - 1].gen);
-				break;
-			}
-		}
-		if (level > it->top) {
-			it->done = true;
-			break;
-		}
-		if ((err = iter_descend(it, level - 1, NULL)))
-			return err;
-	}
-	if (it->done)
-		return 0;
-	pmcfs_node_key(it->leaf, it->slot, ret_key);
-	*ret_body = pmcfs_leaf_body(it->leaf, it->slot, ret_size);
-	it->slot++;
-	return 1;
-}
-
-void pmcfs_iter_free(struct pmcfs_iter *it)
-{
-	free(it);
-}
