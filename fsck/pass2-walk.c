@@ -267,7 +267,8 @@ static void visit(struct walk *w, uint64_t blk, uint64_t ptr_gen, int level, uin
 		block_problem(w, PR_BLOCK_OWNER, blk, "owner %llu",
 			      (unsigned long long)pmcfs_header_owner(h));
 	note_newer(w, blk, gen);
-	if (!is_root)
+	/* A tree being deleted loses subtrees from the left: no fill rule. */
+	if (!is_root && !(w->sv && (w->sv->flags & PMCFS_ROOT_DROPPING)))
 		check_fill(w, buf, blk);
 	key_range(w, buf, blk, bd);
 	n = pmcfs_node_nritems(buf);

@@ -88,7 +88,10 @@ bool vfix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, va_list 
 	if (show)
 		out(ctx, "%s %s: %s: %s", id, p->severity == SEV_WARNING ? "warning" : "error",
 		    p->msg, detail);
-	if (p->severity == SEV_WARNING) {
+	/* A warning with a fix (a state a crash leaves behind, such as an
+	 * interrupted deletion) leaves the exit status alone under -n and is
+	 * repaired like any problem under -y and -p. */
+	if (p->severity == SEV_WARNING && (!p->fix[0] || ctx->mode == MODE_NO)) {
 		ctx->warnings++;
 		if (show)
 			out(ctx, "\n");

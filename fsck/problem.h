@@ -23,7 +23,7 @@ enum { PREEN_OK = 1U << 0, NO_DEFAULT = 1U << 1, FATAL = 1U << 2 };
 X(0x1001, SB_PRIMARY_BAD,    SEV_ERROR,   PREEN_OK,   "primary superblock is invalid", "rewrite it from the replica") \
 X(0x1002, SB_REPLICA_BAD,    SEV_ERROR,   PREEN_OK,   "superblock replica is invalid", "rewrite it from the primary") \
 X(0x1003, SB_COPIES_DIFFER,  SEV_ERROR,   PREEN_OK,   "superblock replica differs from the primary", "rewrite the replica from the primary") \
-X(0x1004, SLOT_BAD,          SEV_ERROR,   PREEN_OK,   "commit slot is invalid (torn or overwritten)", "rewrite it from the current commit") \
+X(0x1004, SLOT_BAD,          SEV_WARNING, PREEN_OK,   "commit slot is invalid (torn by a crash, or damaged)", "rewrite it from the current commit") \
 X(0x1005, NO_SUPER,          SEV_ERROR,   FATAL,      "no valid superblock", "") \
 X(0x1006, NO_COMMIT,         SEV_ERROR,   FATAL,      "no valid commit record", "") \
 X(0x1007, FEATURE_INCOMPAT,  SEV_ERROR,   FATAL,      "unsupported incompatible features", "") \
@@ -60,7 +60,7 @@ X(0x5002, SNAP_ROOT_BAD,     SEV_ERROR,   NO_DEFAULT, "snapshot root block is un
 X(0x5003, PARENT_MISSING,    SEV_ERROR,   PREEN_OK,   "parent subvolume does not exist", "mark the parent as gone") \
 X(0x5004, NAME_DUP,          SEV_ERROR,   0,          "subvolume name is not unique", "rename it") \
 X(0x5005, RDONLY_NEWER,      SEV_ERROR,   NO_DEFAULT, "read-only snapshot holds blocks written after it was taken", "clear the read-only flag") \
-X(0x5006, DROPPING,          SEV_ERROR,   PREEN_OK,   "subvolume deletion was interrupted", "finish the deletion") \
+X(0x5006, DROPPING,          SEV_WARNING, PREEN_OK,   "subvolume deletion was interrupted", "finish the deletion") \
 X(0x5007, ROOT_SUBVOL_GONE,  SEV_ERROR,   0,          "the default subvolume is missing from the root table", "") \
 X(0x5008, ROOT_ITEM_FLAGS,   SEV_ERROR,   PREEN_OK,   "root table item has unknown flags", "clear them") \
 X(0x5009, ROOT_NAME_BAD,     SEV_ERROR,   PREEN_OK,   "root table item name is malformed", "rename the subvolume to subvol-ID") \
