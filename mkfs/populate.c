@@ -231,7 +231,7 @@ static void copy_xattrs(struct pop *p, struct xbuf *xb, int fd, int dfd, const c
 		rc = pmcfs_ns_setxattr(p->tx, p->t, ino, n, xb->val, (size_t)vlen, 0);
 		if (rc)
 			pop_error(p, "cannot copy xattr %s of %s (%zd bytes): %s", n, p->path,
-				  vlen, pmcfs_strerror(rc));
+				  vlen, rc == -E2BIG ? "too large for the format" : pmcfs_strerror(rc));
 	}
 }
 
@@ -319,7 +319,8 @@ static void walk(struct pop *p, struct xbuf *xb, int fd, uint64_t dir)
 	}
 	if (errno)
 		pop_error(p, "cannot read %s: %s", p->path, strerror(errno));
-	qsort(ents, n, sizeof(*ents), dent_cmp);
+	if (n)
+		qsort(ents, n, sizeof(*ents), dent_cmp);
 	for (i = 0; i < n; i++)
 		copy_entry(p, xb, dirfd(d), arena + ents[i].name, dir);
 	closedir(d);
@@ -420,6 +421,10 @@ static void copy_entry(struct pop *p, struct xbuf *xb, int dfd, const char *name
 		goto out;
 	}
 	dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	if (dev == p->dev_dev && stx.stx_ino == p->dev_ino) {
+		warnmsg("not copying %s: it is the device being formatted", p->path);
+		goto out;
+	}
 	if (!S_ISDIR(stx.stx_mode) && stx.stx_nlink > 1 && (ino = hl_find(p, dev, stx.stx_ino))) {
 		rc = pmcfs_ns_link(p->tx, p->t, ino, dir, name, strlen(name));
 		if (rc)
@@ -487,6 +492,7 @@ static void summary(struct pop *p)
 	char h[32], sh[32];
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	pop_progress(p, true);		/* the final figures, even for a short run */
 	if (p->progress_len)
 		fprintf(stderr, "\r\033[K");
 	p->progress_len = 0;
@@ -511,8 +517,13 @@ int populate_fs(struct pmcfs_dev *dev, const char *device, const char *dir, bool
 	struct xbuf *xb = xcalloc(1, sizeof(*xb));
 	struct pmcfs_setattr sa;
 	struct statx stx;
+	struct stat dst;
 	int rc, fd;
 
+	if (stat(device, &dst) == 0) {
+		p.dev_dev = dst.st_dev;
+		p.dev_ino = dst.st_ino;
+	}
 	p.progress = !quiet && isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	p.last = p.start;
@@ -553,8 +564,8 @@ int populate_fs(struct pmcfs_dev *dev, const char *device, const char *dir, bool
 	free(xb->list);
 	free(xb);
 	if (p.errors) {
-		error("populating from %s is incomplete: %llu errors, reported above", dir,
-		      (unsigned long long)p.errors);
+		error("populating from %s is incomplete: %llu error%s, reported above", dir,
+		      (unsigned long long)p.errors, p.errors == 1 ? "" : "s");
 		return EXIT_OPER;
 	}
 	return EXIT_OK;

@@ -28,6 +28,7 @@ struct pop {
 	struct pmcfs_tree *t;
 	struct pmcfs_trans *tx;
 	const char *device;
+	uint64_t dev_dev, dev_ino;	/* the image being written, if inside DIR */
 	bool dedupe, progress, quiet;
 
 	unsigned tx_entries;
