@@ -19,8 +19,11 @@ BUILD   ?= build
 OPT     ?= -O2
 endif
 
-PKGS    := blkid uuid libndctl libdaxctl libpmem libxxhash
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# libndctl, libdaxctl and libpmem are dlopen'ed when a device needs them
+# (lib/pmemlibs_priv.h): their headers are used, they are not linked.
+PKGS    := blkid uuid libxxhash
+PKGS_DLOPEN := libndctl libdaxctl libpmem
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(PKGS_DLOPEN) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CC      ?= cc
@@ -109,6 +112,8 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all deps check check-quick demo install clean
+# Keep objects that only feed test programs (make would delete them as intermediates).
+.SECONDARY:
 
 # Real pmem namespaces in a QEMU guest with an emulated NVDIMM (tests/vm/).
 check-pmem: deps
