@@ -27,7 +27,7 @@ const struct rl_option cmd_scan_options[] = {
 	{ "min-size", OPT_MIN_SIZE, 1, "N", "skip files smaller than N bytes (default 4K)" },
 	{ "block-size", OPT_BLOCK_SIZE, 1, "N", "hash and dedupe in N-byte blocks (default 128K)" },
 	{ "hashfile", OPT_HASHFILE, 1, "FILE", "keep block hashes in FILE between runs" },
-	{ "threads", OPT_THREADS, 1, "N", "hash with N threads (default: CPUs, at most 16)" },
+	{ "threads", OPT_THREADS, 1, "N", "hash with N threads (default: CPUs, 4 to 16)" },
 	{ "follow", OPT_FOLLOW, 0, NULL, "follow symbolic links that stay inside the given paths" },
 	RL_OPT_JSON_ENTRY,
 	RL_OPT_HELP_ENTRY,
@@ -126,6 +126,8 @@ static void report(struct scan *s, struct rl_walk *w, double secs)
 		rl_json_u64(js, "skipped_other", w->skipped_other);
 		rl_json_u64(js, "skipped_small", s->skipped_small);
 		rl_json_double(js, "seconds", secs);
+		rl_json_double(js, "hash_seconds", s->hash_secs);
+		rl_json_double(js, "dedupe_seconds", s->dedupe_secs);
 		rl_json_obj_end(js);
 		return;
 	}
@@ -166,12 +168,14 @@ int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv)
 	struct rl_walk w = { .op = "scan", .fn = add_file, .arg = &s };
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t v;
-	double t0 = now_seconds();
+	double t0 = now_seconds(), t1, t2;
 	bool dry_run = false;
 	size_t i;
 	int c, ret;
 
-	s.threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned int)cpus;
+	/* Hashing waits on reads far more than it computes: at least 4
+	 * threads keep several reads in flight even on a small machine. */
+	s.threads = cpus < 4 ? 4 : cpus > 16 ? 16 : (unsigned int)cpus;
 	while ((c = rl_getopt(cmd, argc, argv)) != -1) {
 		switch (c) {
 		case 'r': s.recursive = true; break;
@@ -216,10 +220,14 @@ int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv)
 
 	rl_walk(&w, argv + optind, argc - optind);
 	drop_same_inode(&s);
+	t1 = now_seconds();
 	scan_hash_all(&s);
 	if (s.hashfile && hashfile_save(s.hashfile, &s))
 		s.errors++;
+	t2 = now_seconds();
+	s.hash_secs = t2 - t1;
 	scan_plan_and_dedupe(&s);
+	s.dedupe_secs = now_seconds() - t2;
 	report(&s, &w, now_seconds() - t0);
 
 	ret = s.errors || w.errors || s.differs || s.changed ? RL_EXIT_FAIL : RL_EXIT_OK;

@@ -57,6 +57,7 @@ struct scan {
 	uint64_t ranges;		/* dedupe ranges after coalescing */
 	uint64_t deduped;
 	uint64_t differs, errors, changed;
+	double hash_secs, dedupe_secs;	/* phases, for --json and tuning */
 };
 
 static inline uint64_t block_len(const struct scan *s, const struct scan_file *f, uint32_t i)
