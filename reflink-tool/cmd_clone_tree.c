@@ -3,8 +3,8 @@
  * clone -r: copy a tree as cp -a --reflink=always does. File data is
  * shared through the backend's clone_file; the namespace work (mkdir,
  * symlinks, links, nodes, owners, modes, times, xattrs) is done here on
- * the mounted tree, so an image backend will need namespace operations
- * of its own before it can serve -r.
+ * the mounted tree. Image mode has its own copy through the namespace
+ * API (clone_tree_image.c).
  */
 #include <dirent.h>
 #include <errno.h>
