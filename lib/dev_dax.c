@@ -19,6 +19,11 @@
  *   (SIGBUS), so reads touch no line the caller did not ask for.
  *   Handling SIGBUS is the tool's business; known bad blocks are kept
  *   out of use by the allocator instead.
+ *
+ * libpmem is loaded at run time by a writable open and unloaded by close
+ * (pmemlibs_priv.h): its constructor scans sysfs, which nothing but a
+ * devdax write needs. A read-only open, such as the signature probe, does
+ * not load it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,9 +35,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <libpmem.h>
 #include "pmcfs.h"
 #include "dev_priv.h"
+#include "pmemlibs_priv.h"
 
 #ifndef MAP_SHARED_VALIDATE
 #define MAP_SHARED_VALIDATE 0x03
@@ -45,6 +50,7 @@ struct dev_dax {
 	int fd;
 	uint8_t *base;
 	size_t maplen;
+	struct pmcfs_pmemlibs libs;	/* libpmem; not loaded when read-only */
 };
 
 static int dax_read(struct pmcfs_dev *dev, void *buf, size_t len, uint64_t off)
@@ -59,13 +65,17 @@ static int dax_write(struct pmcfs_dev *dev, const void *buf, size_t len, uint64_
 {
 	struct dev_dax *d = dev->priv;
 
-	pmem_memcpy_nodrain(d->base + off, buf, len);
+	d->libs.pmem_memcpy_nodrain(d->base + off, buf, len);
 	return 0;
 }
 
 static int dax_flush(struct pmcfs_dev *dev)
 {
-	pmem_drain();
+	struct dev_dax *d = dev->priv;
+
+	/* Read-only: nothing written, nothing to drain. */
+	if (d->libs.pmem_drain)
+		d->libs.pmem_drain();
 	return 0;
 }
 
@@ -75,6 +85,7 @@ static void dax_close(struct pmcfs_dev *dev)
 
 	munmap(d->base, d->maplen);
 	close(d->fd);
+	pmcfs_pmemlibs_close(&d->libs);
 	free(d);
 }
 
@@ -188,17 +199,25 @@ int pmcfs_dev_dax_open(const char *path, unsigned flags, struct pmcfs_dev **ret_
 		goto fail;
 	}
 	ret = -ENOMEM;
-	d = malloc(sizeof(*d));
+	d = calloc(1, sizeof(*d));
 	if (!d)
 		goto fail;
+	if (!rdonly) {
+		ret = pmcfs_pmemlibs_open(&d->libs, PMCFS_LIB_PMEM);
+		if (ret)
+			goto fail;
+	}
 	d->fd = fd;
 	d->base = base;
 	d->maplen = (size_t)size;
 	*ret_dev = pmcfs_dev_alloc(&dax_ops, PMCFS_DEV_DAX, size, flags, d);
+	ret = -ENOMEM;
 	if (!*ret_dev)
 		goto fail;
 	return 0;
 fail:
+	if (d)
+		pmcfs_pmemlibs_close(&d->libs);
 	free(d);
 	if (base != MAP_FAILED)
 		munmap(base, (size_t)size);

@@ -57,6 +57,15 @@ int pmcfs_probe_kind(const char *path, enum pmcfs_probe_kind *ret_kind);
 int pmcfs_probe_namespace(const char *path, struct pmcfs_ns_info *ret);
 
 /*
+ * libndctl, libdaxctl and libpmem are loaded at run time, only for a
+ * device that needs them; when one cannot be, pmcfs_probe_namespace(),
+ * pmcfs_probe_badblocks() and opening a devdax device fail with -ELIBACC
+ * (not installed) or -ELIBBAD (too old). This names the library path
+ * needs and cannot load ("libndctl"), or is NULL, for the message.
+ */
+const char *pmcfs_probe_missing_lib(const char *path);
+
+/*
  * Known bad blocks of the device, in 4096-byte blocks relative to the
  * start of the device: the block device's sysfs badblocks, or for devdax
  * the region's list clipped to the device. 512-byte sectors are rounded

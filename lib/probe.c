@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Device probing for mkfs and fsck (see pmcfs_probe.h): sysfs, libndctl,
- * libdaxctl and libblkid. Read-only throughout: nothing here opens a
- * device for writing or with O_EXCL.
+ * Device probing for mkfs and fsck (see pmcfs_probe.h): sysfs and
+ * libblkid; the namespace lookups through libndctl and libdaxctl are in
+ * probe_ndctl.c. Read-only throughout: nothing here opens a device for
+ * writing or with O_EXCL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,13 +17,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <blkid/blkid.h>
-#include <ndctl/libndctl.h>
-#include <daxctl/libdaxctl.h>
 #include "pmcfs_probe.h"
+#include "probe_priv.h"
 
-#define SECTOR_SHIFT	9
-
-static void copy_str(char *dst, size_t sz, const char *src)
+void pmcfs_probe_copy_str(char *dst, size_t sz, const char *src)
 {
 	if (sz)
 		snprintf(dst, sz, "%s", src ? src : "");
@@ -56,7 +54,7 @@ int pmcfs_probe_kind(const char *path, enum pmcfs_probe_kind *ret_kind)
 }
 
 /* The sysfs directory of a device node, and its kernel name (basename). */
-static int sysfs_dir(const char *path, char *dir, size_t dirsz, const char **ret_name,
+int pmcfs_probe_sysfs_dir(const char *path, char *dir, size_t dirsz, const char **ret_name,
 		     dev_t *ret_rdev)
 {
 	char link[64], *real;
@@ -72,7 +70,7 @@ static int sysfs_dir(const char *path, char *dir, size_t dirsz, const char **ret
 	real = realpath(link, NULL);
 	if (!real)
 		return -errno;
-	copy_str(dir, dirsz, real);
+	pmcfs_probe_copy_str(dir, dirsz, real);
 	free(real);
 	if (ret_name)
 		*ret_name = strrchr(dir, '/') + 1;
@@ -82,7 +80,7 @@ static int sysfs_dir(const char *path, char *dir, size_t dirsz, const char **ret
 }
 
 /* Read a small sysfs attribute; -errno if it is missing. */
-static int sysfs_read(const char *dir, const char *attr, char *buf, size_t sz)
+int pmcfs_probe_sysfs_read(const char *dir, const char *attr, char *buf, size_t sz)
 {
 	char p[PATH_MAX];
 	ssize_t n;
@@ -111,11 +109,11 @@ static int sysfs_read(const char *dir, const char *attr, char *buf, size_t sz)
 	return 0;
 }
 
-static uint64_t sysfs_u64(const char *dir, const char *attr)
+uint64_t pmcfs_probe_sysfs_u64(const char *dir, const char *attr)
 {
 	char buf[64];
 
-	return sysfs_read(dir, attr, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 0);
+	return pmcfs_probe_sysfs_read(dir, attr, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 0);
 }
 
 /* ---- bad-block lists ---------------------------------------------------- */
@@ -184,10 +182,7 @@ void pmcfs_badranges_normalize(struct pmcfs_badrange *v, size_t *n)
 	*n = o + 1;
 }
 
-/* Parse "SECTOR [LEN]" lines; each line is handed to fn in sectors. */
-typedef int (*sector_fn)(void *ctx, uint64_t s, uint64_t len);
-
-static int parse_sector_lines(const char *text, sector_fn fn, void *ctx, unsigned *ret_line)
+int pmcfs_probe_parse_sectors(const char *text, sector_fn fn, void *ctx, unsigned *ret_line)
 {
 	unsigned line = 0;
 	const char *p = text;
@@ -234,15 +229,9 @@ static int parse_sector_lines(const char *text, sector_fn fn, void *ctx, unsigne
 	return 0;
 }
 
-struct bb_ctx {
-	struct pmcfs_badrange **v;
-	size_t *n;
-	uint64_t base, nsect;	/* clip window in sectors; nsect 0 = none */
-};
-
-static int bb_add(void *ctx, uint64_t s, uint64_t len)
+int pmcfs_probe_bb_add(void *ctx, uint64_t s, uint64_t len)
 {
-	struct bb_ctx *c = ctx;
+	struct pmcfs_bb_ctx *c = ctx;
 
 	if (c->nsect) {
 		uint64_t lo = c->base, hi = c->base + c->nsect;
@@ -263,205 +252,9 @@ static int bb_add(void *ctx, uint64_t s, uint64_t len)
 int pmcfs_badblocks_parse(const char *text, struct pmcfs_badrange **v, size_t *n,
 			  unsigned *ret_line)
 {
-	struct bb_ctx c = { .v = v, .n = n };
+	struct pmcfs_bb_ctx c = { .v = v, .n = n };
 
-	return parse_sector_lines(text, bb_add, &c, ret_line);
-}
-
-/* ---- namespaces: libndctl, then libdaxctl -------------------------------- */
-
-static const char *mode_name(enum ndctl_namespace_mode m)
-{
-	switch (m) {
-	case NDCTL_NS_MODE_FSDAX:	return "fsdax";
-	case NDCTL_NS_MODE_SECTOR:	return "sector";
-	case NDCTL_NS_MODE_RAW:		return "raw";
-	case NDCTL_NS_MODE_DEVDAX:	return "devdax";
-	default:			return "unknown";
-	}
-}
-
-/*
- * Walk buses, regions and namespaces for the one whose block device (raw,
- * btt or pfn personality) or dax device is devname. With bad set, also
- * collect the region's bad blocks for a devdax device (it has no block
- * device and so no badblocks attribute of its own).
- */
-static int ndctl_lookup(const char *devname, struct pmcfs_ns_info *ret,
-			struct pmcfs_badrange **bad, size_t *nbad)
-{
-	struct ndctl_ctx *ctx;
-	struct ndctl_bus *bus;
-	struct ndctl_region *region;
-	struct ndctl_namespace *ndns;
-	int rc = 0;
-
-	if (ndctl_new(&ctx) < 0)
-		return 0;	/* no libnvdimm here: nothing to find */
-	ndctl_bus_foreach(ctx, bus) ndctl_region_foreach(bus, region)
-	ndctl_namespace_foreach(region, ndns) {
-		struct ndctl_btt *btt = ndctl_namespace_get_btt(ndns);
-		struct ndctl_pfn *pfn = ndctl_namespace_get_pfn(ndns);
-		struct ndctl_dax *dax = ndctl_namespace_get_dax(ndns);
-		const char *bdev = NULL;
-
-		ret->align = 0;
-		if (btt) {
-			bdev = ndctl_btt_get_block_device(btt);
-			copy_str(ret->mode, sizeof(ret->mode), "sector");
-		} else if (pfn) {
-			bdev = ndctl_pfn_get_block_device(pfn);
-			copy_str(ret->mode, sizeof(ret->mode), "fsdax");
-			ret->align = ndctl_pfn_get_align(pfn);
-		} else if (dax) {
-			struct daxctl_region *dr = ndctl_dax_get_daxctl_region(dax);
-			struct daxctl_dev *dd;
-
-			daxctl_dev_foreach(dr, dd) {
-				if (strcmp(daxctl_dev_get_devname(dd), devname))
-					continue;
-				copy_str(ret->mode, sizeof(ret->mode), "devdax");
-				ret->size = daxctl_dev_get_size(dd);
-				ret->align = daxctl_dev_get_align(dd);
-				if (!ret->align)
-					ret->align = ndctl_dax_get_align(dax);
-				bdev = devname;
-				if (bad) {
-					/* Region sectors -> device-relative sectors. */
-					struct bb_ctx c = { .v = bad, .n = nbad };
-					struct badblock *bb;
-					uint64_t res = daxctl_dev_get_resource(dd);
-					uint64_t rres = ndctl_region_get_resource(region);
-
-					c.base = (res - rres) >> SECTOR_SHIFT;
-					c.nsect = ret->size >> SECTOR_SHIFT;
-					ndctl_region_badblock_foreach(region, bb) {
-						rc = bb_add(&c, bb->offset, bb->len);
-						if (rc)
-							goto out;
-					}
-				}
-				break;
-			}
-		} else {
-			bdev = ndctl_namespace_get_block_device(ndns);
-			/* A legacy e820 namespace is fsdax without a pfn device. */
-			copy_str(ret->mode, sizeof(ret->mode),
-				 mode_name(ndctl_namespace_get_mode(ndns)));
-		}
-		if (!bdev || strcmp(bdev, devname))
-			continue;
-		ret->found = true;
-		ret->dax = !strcmp(ret->mode, "fsdax") || !strcmp(ret->mode, "devdax");
-		copy_str(ret->name, sizeof(ret->name), ndctl_namespace_get_devname(ndns));
-		copy_str(ret->devname, sizeof(ret->devname), devname);
-		copy_str(ret->region, sizeof(ret->region), ndctl_region_get_devname(region));
-		goto out;
-	}
-	memset(ret, 0, sizeof(*ret));
-out:
-	ndctl_unref(ctx);
-	return rc;
-}
-
-/* A dax device not backed by an NVDIMM namespace (hmem, CXL). */
-static void daxctl_lookup(const char *devname, struct pmcfs_ns_info *ret)
-{
-	struct daxctl_ctx *ctx;
-	struct daxctl_region *r;
-	struct daxctl_dev *d;
-
-	if (daxctl_new(&ctx) < 0)
-		return;
-	daxctl_region_foreach(ctx, r) daxctl_dev_foreach(r, d) {
-		if (strcmp(daxctl_dev_get_devname(d), devname))
-			continue;
-		ret->found = true;
-		ret->dax = true;
-		copy_str(ret->name, sizeof(ret->name), devname);
-		copy_str(ret->mode, sizeof(ret->mode), "devdax");
-		copy_str(ret->devname, sizeof(ret->devname), devname);
-		copy_str(ret->region, sizeof(ret->region), daxctl_region_get_devname(r));
-		ret->size = daxctl_dev_get_size(d);
-		ret->align = daxctl_dev_get_align(d);
-		goto out;
-	}
-out:
-	daxctl_unref(ctx);
-}
-
-/* Resolve a partition to its whole disk: dir and name, plus its start. */
-static void whole_disk(char *dir, const char **name, uint64_t *start, uint64_t *nsect)
-{
-	*start = 0;
-	*nsect = sysfs_u64(dir, "size");
-	if (access(strcat(dir, "/partition"), F_OK) == 0) {
-		*strrchr(dir, '/') = '\0';
-		*start = sysfs_u64(dir, "start");
-		*strrchr(dir, '/') = '\0';
-		*name = strrchr(dir, '/') + 1;
-	} else
-		*strrchr(dir, '/') = '\0';
-}
-
-static int probe_ns(const char *path, struct pmcfs_ns_info *ret,
-		    struct pmcfs_badrange **bad, size_t *nbad)
-{
-	enum pmcfs_probe_kind kind;
-	char dir[PATH_MAX];
-	const char *name;
-	uint64_t start, nsect;
-	int rc;
-
-	memset(ret, 0, sizeof(*ret));
-	rc = pmcfs_probe_kind(path, &kind);
-	if (rc || kind == PMCFS_PROBE_IMAGE || kind == PMCFS_PROBE_OTHER)
-		return rc;
-	rc = sysfs_dir(path, dir, sizeof(dir), &name, NULL);
-	if (rc)
-		return rc;
-	if (kind == PMCFS_PROBE_DAX) {
-		rc = ndctl_lookup(name, ret, bad, nbad);
-		if (!rc && !ret->found)
-			daxctl_lookup(name, ret);
-		return rc;
-	}
-	whole_disk(dir, &name, &start, &nsect);
-	rc = ndctl_lookup(name, ret, NULL, NULL);
-	if (!rc && ret->found)
-		ret->size = sysfs_u64(dir, "size") << SECTOR_SHIFT;
-	if (!rc && bad) {
-		/* The disk's list, clipped and rebased to a partition. */
-		char text[65536];
-		struct bb_ctx c = { .v = bad, .n = nbad, .base = start, .nsect = nsect };
-
-		if (sysfs_read(dir, "badblocks", text, sizeof(text)) == 0)
-			rc = parse_sector_lines(text, bb_add, &c, NULL);
-	}
-	return rc;
-}
-
-int pmcfs_probe_namespace(const char *path, struct pmcfs_ns_info *ret)
-{
-	return probe_ns(path, ret, NULL, NULL);
-}
-
-int pmcfs_probe_badblocks(const char *path, struct pmcfs_badrange **ret, size_t *ret_n)
-{
-	struct pmcfs_ns_info ns;
-	int rc;
-
-	*ret = NULL;
-	*ret_n = 0;
-	rc = probe_ns(path, &ns, ret, ret_n);
-	if (rc) {
-		free(*ret);
-		*ret = NULL;
-		*ret_n = 0;
-		return rc;
-	}
-	pmcfs_badranges_normalize(*ret, ret_n);
-	return 0;
+	return pmcfs_probe_parse_sectors(text, pmcfs_probe_bb_add, &c, ret_line);
 }
 
 /* ---- foreign signatures: libblkid --------------------------------------- */
@@ -518,7 +311,7 @@ static void sig_value(blkid_probe pr, const char *name, char *dst, size_t sz)
 	const char *v = NULL;
 
 	if (blkid_probe_lookup_value(pr, name, &v, NULL) == 0)
-		copy_str(dst, sz, v);
+		pmcfs_probe_copy_str(dst, sz, v);
 }
 
 int pmcfs_probe_signatures(const char *path, struct pmcfs_signature **ret, size_t *ret_n)
@@ -569,7 +362,7 @@ int pmcfs_probe_signatures(const char *path, struct pmcfs_signature **ret, size_
 				mlen = 0;
 		} else if (blkid_probe_lookup_value(pr, "PTTYPE", NULL, NULL) == 0) {
 			sig_value(pr, "PTTYPE", s.type, sizeof(s.type));
-			copy_str(s.usage, sizeof(s.usage), "partition table");
+			pmcfs_probe_copy_str(s.usage, sizeof(s.usage), "partition table");
 			sig_value(pr, "PTMAGIC_OFFSET", off, sizeof(off));
 			if (blkid_probe_lookup_value(pr, "PTMAGIC", &magic, &mlen))
 				mlen = 0;
@@ -612,7 +405,7 @@ int pmcfs_probe_signature(const char *path, char *type, size_t typesz, bool *fou
 		return rc;
 	if (n) {
 		*found = true;
-		copy_str(type, typesz, v[0].type);
+		pmcfs_probe_copy_str(type, typesz, v[0].type);
 	}
 	free(v);
 	return 0;
@@ -648,7 +441,7 @@ static bool same_or_part(dev_t d, dev_t dev)
 		return false;
 	*strrchr(p, '/') = '\0';
 	*strrchr(p, '/') = '\0';
-	if (sysfs_read(p, "dev", buf, sizeof(buf)) || sscanf(buf, "%u:%u", &ma, &mi) != 2)
+	if (pmcfs_probe_sysfs_read(p, "dev", buf, sizeof(buf)) || sscanf(buf, "%u:%u", &ma, &mi) != 2)
 		return false;
 	return makedev(ma, mi) == dev;
 }
@@ -668,14 +461,14 @@ static bool loop_backs(dev_t d, const struct stat *img, char *name, size_t sz)
 	if (access(strcat(p, "/partition"), F_OK) == 0)
 		*strrchr(p, '/') = '\0';
 	*strrchr(p, '/') = '\0';
-	if (sysfs_read(p, "loop/backing_file", back, sizeof(back)))
+	if (pmcfs_probe_sysfs_read(p, "loop/backing_file", back, sizeof(back)))
 		return false;
 	del = strstr(back, " (deleted)");
 	if (del)
 		*del = '\0';
 	if (stat(back, &bs) || bs.st_dev != img->st_dev || bs.st_ino != img->st_ino)
 		return false;
-	copy_str(name, sz, strrchr(p, '/') + 1);
+	pmcfs_probe_copy_str(name, sz, strrchr(p, '/') + 1);
 	return true;
 }
 
@@ -714,7 +507,7 @@ static int find_mount(dev_t dev, const char *realsrc, const struct stat *img,
 		} else if ((dev && ma && same_or_part(makedev(ma, mi), dev)) ||
 			   (realsrc && src[0] == '/' && !strcmp(src, realsrc))) {
 			*found = true;
-			copy_str(mnt, sz, point);
+			pmcfs_probe_copy_str(mnt, sz, point);
 		}
 	}
 	free(line);
@@ -756,7 +549,7 @@ int pmcfs_probe_mounted(const char *path, char *mntpoint, size_t sz, bool *mount
 		return -errno;
 	if (in_swaps(&st)) {
 		*mounted = true;
-		copy_str(mntpoint, sz, "[swap]");
+		pmcfs_probe_copy_str(mntpoint, sz, "[swap]");
 		return 0;
 	}
 	if (S_ISREG(st.st_mode))	/* through a loop device it backs? */
@@ -782,7 +575,7 @@ int pmcfs_probe_holder(const char *path, char *holder, size_t sz, bool *held)
 		return -errno;
 	if (!S_ISBLK(st.st_mode))
 		return 0;
-	rc = sysfs_dir(path, dir, sizeof(dir) - 16, NULL, NULL);
+	rc = pmcfs_probe_sysfs_dir(path, dir, sizeof(dir) - 16, NULL, NULL);
 	if (rc)
 		return rc;
 	d = opendir(strcat(dir, "/holders"));
@@ -792,7 +585,7 @@ int pmcfs_probe_holder(const char *path, char *holder, size_t sz, bool *held)
 		if (de->d_name[0] == '.')
 			continue;
 		*held = true;
-		copy_str(holder, sz, de->d_name);
+		pmcfs_probe_copy_str(holder, sz, de->d_name);
 		break;
 	}
 	closedir(d);
