@@ -5,11 +5,14 @@ set -eu
 
 # Build: compiler and the libraries the Makefile asks pkg-config for.
 BUILD="gcc make pkg-config libblkid-dev uuid-dev libndctl-dev libdaxctl-dev libpmem-dev libxxhash-dev"
+# Run time: loaded with dlopen for pmem and devdax devices, so nothing
+# links them and only being named here keeps them installed.
+RUNTIME="libndctl6 libdaxctl1 libpmem1"
 # Tests: bats, JSON checks, real foreign filesystems, loop devices, sanitizers.
 TEST="bats jq python3 xfsprogs btrfs-progs e2fsprogs util-linux mount fdisk attr acl kmod groff-base man-db clang libclang-rt-14-dev xxd"
 
 missing=""
-for p in $BUILD $TEST ${PMCFS_EXTRA_PKGS:-}; do
+for p in $BUILD $RUNTIME $TEST ${PMCFS_EXTRA_PKGS:-}; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
 		missing="$missing $p"
 	fi
