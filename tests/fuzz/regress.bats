@@ -55,3 +55,7 @@ regress() {
 @test "fuzz regression 001: commit generation wraps after fsck -y" {
 	regress 001-commit-gen-wrap.patch
 }
+
+@test "fuzz regression 002: replica rewritten from a label with bytes after a NUL" {
+	regress 002-label-after-nul.patch
+}
