@@ -7,17 +7,26 @@
 int pmcfs_fs_open(struct pmcfs_dev *dev, unsigned flags, struct pmcfs_fs **ret_fs)
 {
 	struct pmcfs_super_scan scan;
-	struct pmcfs_fs *fs;
 	int err = pmcfs_super_scan(dev, &scan);
 
 	if (err)
 		return err;
-	if ((scan.sb.feature_incompat & ~PMCFS_FEATURE_INCOMPAT_SUPP) ||
-	    (scan.slot[scan.current].ci.feature_incompat & ~PMCFS_FEATURE_INCOMPAT_SUPP))
+	return pmcfs_fs_open_state(dev, flags, &scan.sb, &scan.slot[scan.current].ci, ret_fs);
+}
+
+/* Open on a given superblock and commit (pmcfs_fs_open after choosing a slot; mkfs). */
+int pmcfs_fs_open_state(struct pmcfs_dev *dev, unsigned flags, const struct pmcfs_sb_info *sb,
+			const struct pmcfs_commit_info *ci, struct pmcfs_fs **ret_fs)
+{
+	struct pmcfs_fs *fs;
+	int err;
+
+	if ((sb->feature_incompat & ~PMCFS_FEATURE_INCOMPAT_SUPP) ||
+	    (ci->feature_incompat & ~PMCFS_FEATURE_INCOMPAT_SUPP))
 		return -PMCFS_EFEATURE;
-	if (!(flags & PMCFS_OPEN_RDONLY) && (scan.sb.feature_ro_compat & ~PMCFS_FEATURE_RO_COMPAT_SUPP))
+	if (!(flags & PMCFS_OPEN_RDONLY) && (sb->feature_ro_compat & ~PMCFS_FEATURE_RO_COMPAT_SUPP))
 		return -PMCFS_EFEATURE;
-	if (scan.sb.nblocks > dev->size / PMCFS_BLOCK_SIZE)
+	if (sb->nblocks > dev->size / PMCFS_BLOCK_SIZE)
 		return -PMCFS_ECORRUPT;		/* device shorter than the filesystem */
 	if (!(flags & PMCFS_OPEN_RDONLY) && (dev->flags & PMCFS_DEV_RDONLY))
 		return -EROFS;
@@ -30,8 +39,8 @@ int pmcfs_fs_open(struct pmcfs_dev *dev, unsigned flags, struct pmcfs_fs **ret_f
 	}
 	fs->dev = dev;
 	fs->flags = flags;
-	fs->sb = scan.sb;
-	fs->commit = scan.slot[scan.current].ci;
+	fs->sb = *sb;
+	fs->commit = *ci;
 	fs->free_blocks = fs->commit.free_blocks;
 	fs->meta_hint = fs->sb.data_start;
 	pmcfs_tree_init(&fs->roottab, fs, PMCFS_ROOTTAB_TREE, &fs->commit.roottab);

@@ -160,6 +160,9 @@ void pmcfs_subvol_reset(struct pmcfs_fs *fs);
 void pmcfs_subvol_free_all(struct pmcfs_fs *fs);
 int pmcfs_subvol_scan_next_id(struct pmcfs_fs *fs);
 
+int pmcfs_fs_open_state(struct pmcfs_dev *dev, unsigned flags, const struct pmcfs_sb_info *sb,
+			const struct pmcfs_commit_info *ci, struct pmcfs_fs **ret_fs);
+
 /* Superblock (super.c). */
 int pmcfs_commit_write(struct pmcfs_fs *fs, const struct pmcfs_commit_info *ci);
 uint64_t pmcfs_slot_replica(const struct pmcfs_sb_info *sb, int slot);

@@ -198,13 +198,22 @@ int pmcfs_mkfs(struct pmcfs_dev *dev, const struct pmcfs_mkfs_params *p, struct 
 	memcpy(tmp.sb.uuid, p->uuid, 16);
 	memcpy(tmp.sb.label, p->label, strnlen(p->label, PMCFS_LABEL_MAX));
 
-	/* Stale commit records must not outvote the new ones. */
+	/*
+	 * Crash safety of mkfs itself: first every commit slot is zeroed and
+	 * made durable, so the old filesystem cannot open through blocks
+	 * mkfs is about to overwrite. Generation 1 (the bootstrap) is never
+	 * written as a commit record: mkfs opens it in memory, and the
+	 * first durable commit is generation 2, written with the ordinary
+	 * protocol. A crash anywhere before that leaves no filesystem at all.
+	 */
 	memset(block, 0, PMCFS_BLOCK_SIZE);
 	for (int s = 0; !err && s < 2; s++) {
 		err = write_block(dev, tmp.sb.slot_blkno[s], block);
 		if (!err)
 			err = write_block(dev, pmcfs_slot_replica(&tmp.sb, s), block);
 	}
+	if (!err)
+		err = pmcfs_dev_flush(dev);
 	if (!err)
 		err = write_bootstrap(&tmp, p, &ci);
 	if (!err) {
@@ -213,24 +222,12 @@ int pmcfs_mkfs(struct pmcfs_dev *dev, const struct pmcfs_mkfs_params *p, struct 
 		if (!err)
 			err = write_block(dev, g.replica_blkno, block);
 	}
-	/*
-	 * No barrier yet: until generation 2 commits, a crash leaves no
-	 * filesystem anyway, and that commit's barriers cover these writes.
-	 */
-	if (!err) {
-		struct pmcfs_commit rec;
-		pmcfs_commit_to_disk(&ci, &rec);
-		err = pmcfs_dev_write(dev, &rec, sizeof(rec), tmp.sb.slot_blkno[1] * PMCFS_BLOCK_SIZE);
-		if (!err)
-			err = pmcfs_dev_write(dev, &rec, sizeof(rec),
-					      pmcfs_slot_replica(&tmp.sb, 1) * PMCFS_BLOCK_SIZE);
-	}
 	free(block);
 	if (err)
 		return err;
 
 	/* Generation 2, through the ordinary transaction machinery. */
-	if ((err = pmcfs_fs_open(dev, 0, &fs)))
+	if ((err = pmcfs_fs_open_state(dev, 0, &tmp.sb, &ci, &fs)))
 		return err;
 	err = pmcfs_trans_begin(fs, &tx);
 	for (size_t i = 0; !err && i < p->nbad; i++) {

@@ -93,16 +93,7 @@ struct known_bug {
 	const char *bug;
 };
 
-#define MKFS_BUG "mkfs-barrier: pmcfs_mkfs() persists nothing in order before generation 2: " \
-	"the generation-1 record can outlive the blocks it names, generation 1 (no root " \
-	"subvolume) is a durable state, and an old filesystem is not invalidated before " \
-	"its blocks are overwritten (tests/README.md)"
-
 static const struct known_bug known_bugs[] = {
-	{ "mkfs", "audit:", MKFS_BUG },
-	{ "mkfs", "state (generation", MKFS_BUG },
-	{ "mkfs-same", "audit:", MKFS_BUG },
-	{ "mkfs-same", "state (generation", MKFS_BUG },
 	{ NULL, NULL, NULL },
 };
 
