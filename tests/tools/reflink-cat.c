@@ -137,7 +137,8 @@ static int sums(struct pmcfs_tree *t, uint64_t dir, const char *prefix)
 	struct list l = { .prefix = prefix };
 	int err = pmcfs_ns_readdir(fs, t, dir, dir_cb, &l), ret = err ? 1 : 0;
 
-	qsort(l.v, l.n, sizeof(*l.v), cmp_ent);
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_ent);
 	for (size_t i = 0; i < l.n; i++) {
 		struct pmcfs_stat ps;
 		XXH128_hash_t h;
