@@ -27,7 +27,7 @@ const struct rl_option cmd_scan_options[] = {
 	{ "min-size", OPT_MIN_SIZE, 1, "N", "skip files smaller than N bytes (default 4K)" },
 	{ "block-size", OPT_BLOCK_SIZE, 1, "N", "hash and dedupe in N-byte blocks (default 128K)" },
 	{ "hashfile", OPT_HASHFILE, 1, "FILE", "keep block hashes in FILE between runs" },
-	{ "threads", OPT_THREADS, 1, "N", "hash with N threads (default: CPUs, 4 to 16)" },
+	{ "threads", OPT_THREADS, 1, "N", "hash with N threads (default: CPUs, at most 16)" },
 	{ "follow", OPT_FOLLOW, 0, NULL, "follow symbolic links that stay inside the given paths" },
 	RL_OPT_JSON_ENTRY,
 	RL_OPT_HELP_ENTRY,
@@ -173,9 +173,7 @@ int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv)
 	size_t i;
 	int c, ret;
 
-	/* Hashing waits on reads far more than it computes: at least 4
-	 * threads keep several reads in flight even on a small machine. */
-	s.threads = cpus < 4 ? 4 : cpus > 16 ? 16 : (unsigned int)cpus;
+	s.threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned int)cpus;
 	while ((c = rl_getopt(cmd, argc, argv)) != -1) {
 		switch (c) {
 		case 'r': s.recursive = true; break;
