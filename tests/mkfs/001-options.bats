@@ -20,7 +20,7 @@ allocated() {	# host bytes allocated to a file
 
 @test "--help lists every option and exits 0" {
 	run -0 $INSTRUMENT "$MKFS" --help
-	for o in --label --uuid --size --align --badblocks --force --dry-run --quiet --version --help; do
+	for o in --label --uuid --size --align --badblocks --populate --dedupe --force --dry-run --quiet --version --help; do
 		[[ $output == *"$o"* ]] || { echo "missing $o"; return 1; }
 	done
 	run -0 $INSTRUMENT "$MKFS" -h
