@@ -59,3 +59,7 @@ regress() {
 @test "fuzz regression 002: replica rewritten from a label with bytes after a NUL" {
 	regress 002-label-after-nul.patch
 }
+
+@test "fuzz regression 003: primary rewritten from a replica label with bytes after a NUL" {
+	regress 003-label-after-nul-primary.patch
+}
