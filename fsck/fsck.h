@@ -63,6 +63,7 @@ struct fsck_media_hit {
 struct fsck_stats {
 	uint64_t tree_blocks, tree_refs, extents, subvols, snapshots;
 	uint64_t used, shared, extra_refs, data_blocks;
+	uint64_t files, dirs, ns_checked;	/* pass 4 */
 };
 
 struct fsck_ctx {

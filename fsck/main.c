@@ -20,8 +20,7 @@ static const struct fsck_pass passes[] = {
 	{ 1, "superblocks", "superblock copies, commit slots, features", pass1_super },
 	{ 2, "trees", "every tree block once: checksums, headers, keys, references", pass2_walk },
 	{ 3, "reference counts", "exact counts against the space map", pass3_refcount },
-	/* The namespace layer (inodes, directories, extent maps) plugs in here. */
-	{ 4, "namespace", "not checked yet: not implemented in this version", pass4_namespace },
+	{ 4, "namespace", "inodes, names, links, connectivity, extent maps, orphans", pass4_namespace },
 	{ 5, "snapshots", "root table, parents, names, read-only snapshots", pass5_snapshots },
 	{ 6, "media errors", "references to bad blocks, unrecorded bad blocks", pass6_media },
 };
@@ -246,17 +245,18 @@ static void print_json(const struct fsck_ctx *ctx, int status)
 		json_str(p->fix);
 		printf(",\"answer\":\"%s\"}", ctx->findings[i].answer);
 	}
-	printf("],\"summary\":{\"subvolumes\":%llu,\"snapshots\":%llu,\"files\":null,\"directories\":null,"
+	printf("],\"summary\":{\"subvolumes\":%llu,\"snapshots\":%llu,\"files\":%llu,\"directories\":%llu,"
 	       "\"blocks\":%llu,\"blocks_used\":%llu,\"tree_blocks\":%llu,\"extents\":%llu,"
 	       "\"blocks_shared\":%llu,\"extra_references\":%llu,\"bytes_saved_min\":%llu},",
 	       (unsigned long long)st->subvols, (unsigned long long)st->snapshots,
+	       (unsigned long long)st->files, (unsigned long long)st->dirs,
 	       (unsigned long long)ctx->nblocks, (unsigned long long)st->used,
 	       (unsigned long long)st->tree_blocks, (unsigned long long)st->extents,
 	       (unsigned long long)st->shared, (unsigned long long)st->extra_refs,
 	       (unsigned long long)st->extra_refs * PMCFS_BLOCK_SIZE);
 	printf("\"errors_fixed\":%u,\"errors_left\":%u,\"warnings\":%u,\"modified\":%s,"
-	       "\"namespace_checked\":false,\"exit\":%d}\n", ctx->errors_fixed, ctx->errors_left,
-	       ctx->warnings, ctx->modified ? "true" : "false", status);
+	       "\"namespace_checked\":%s,\"exit\":%d}\n", ctx->errors_fixed, ctx->errors_left,
+	       ctx->warnings, ctx->modified ? "true" : "false", st->ns_checked ? "true" : "false", status);
 }
 
 static void print_summary(const struct fsck_ctx *ctx)
@@ -271,7 +271,9 @@ static void print_summary(const struct fsck_ctx *ctx)
 	out(ctx, "%s: %llu blocks shared, %llu extra references: at least %llu bytes saved by sharing\n",
 	    d, (unsigned long long)st->shared, (unsigned long long)st->extra_refs,
 	    (unsigned long long)st->extra_refs * PMCFS_BLOCK_SIZE);
-	out(ctx, "%s: files and directories: not counted (namespace checks not implemented yet)\n", d);
+	out(ctx, "%s: %llu files, %llu directories (in %llu subvolumes, each snapshot counted)\n", d,
+	    (unsigned long long)st->files, (unsigned long long)st->dirs,
+	    (unsigned long long)st->subvols);
 	if (ctx->errors_fixed || ctx->errors_left || ctx->warnings)
 		out(ctx, "%s: %u errors fixed, %u left uncorrected, %u warnings\n", d,
 		    ctx->errors_fixed, ctx->errors_left, ctx->warnings);
@@ -284,8 +286,7 @@ static int run_pass(struct fsck_ctx *ctx, const struct fsck_pass *p)
 	int rc;
 
 	if (ctx->mode != MODE_PREEN)
-		out(ctx, "Pass %d: %s%s%s\n", p->num, p->name, p->num == 4 ? ": " : "",
-		    p->num == 4 ? p->desc : "");
+		out(ctx, "Pass %d: %s\n", p->num, p->name);
 	progress_start(ctx, p->num, p->name);
 	rc = p->run(ctx);
 	progress_end(ctx);

@@ -89,8 +89,8 @@ static void check_slots(struct fsck_ctx *ctx, const struct pmcfs_super_scan *sc)
 	pmcfs_commit_to_disk(cur, blk);
 	for (int s = 0; s < PMCFS_NSLOTS; s++) {
 		const struct pmcfs_slot_state *st = &sc->slot[s];
-		if (!st->err)
-			continue;
+		if (!st->err || st->err == -ENODATA)
+			continue;	/* valid, or empty: no commit has used it yet */
 		if (fix_problem(ctx, PR_SLOT_BAD, "%s (block %llu): %s", slot_name[s],
 				(unsigned long long)st->blkno, why_text(st->err, &st->why, why, sizeof(why))))
 			write_block(ctx, st->blkno, blk, "commit slot");

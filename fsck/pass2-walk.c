@@ -143,11 +143,15 @@ static void key_range(struct walk *w, const uint8_t *buf, uint64_t blk, const st
 	pmcfs_node_key(buf, 0, &first);
 	pmcfs_node_key(buf, n - 1, &last);
 	if ((bd->has_lo && pmcfs_key_cmp(&first, &bd->lo) < 0) ||
-	    (bd->has_hi && pmcfs_key_cmp(&last, &bd->hi) >= 0))
+	    (bd->has_hi && pmcfs_key_cmp(&last, &bd->hi) >= 0)) {
 		block_problem(w, PR_KEY_RANGE, blk, "keys (%llu,%u,%llu)..(%llu,%u,%llu)",
 			      (unsigned long long)first.objectid, first.type,
 			      (unsigned long long)first.offset, (unsigned long long)last.objectid,
 			      last.type, (unsigned long long)last.offset);
+		/* Items out of place are lost to lookups: pass 4 leaves this tree alone. */
+		if (w->sv)
+			w->sv->damaged = true;
+	}
 }
 
 static void check_fill(struct walk *w, const uint8_t *buf, uint64_t blk)

@@ -6,7 +6,8 @@
  *   namespace's own list from sysfs), and pass 2's media hits: every
  *   referenced range found lying on a bad block, with the tree holding
  *   the reference (the first one found, for a shared block) and the
- *   extent's inode and offset. File paths will come with pass 4.
+ *   extent's inode and offset, and the file's path from its
+ *   back-references (pass 4's p4_path; the first name of each directory).
  * Checks: each hit is reported; every listed bad block of the data area
  *   is recorded as bad media in the space map.
  * Fixes: free bad blocks are recorded (owner BADBLOCK, count 1) in one
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "fsck.h"
+#include "pass4.h"
 #include "pmcfs_repair.h"
 
 static void report_hits(struct fsck_ctx *ctx)
@@ -29,12 +31,15 @@ static void report_hits(struct fsck_ctx *ctx)
 				 h->tree == PMCFS_ROOTTAB_TREE ? "root table" : "space map");
 		else
 			snprintf(where, sizeof(where), "subvolume %llu", (unsigned long long)h->tree);
-		if (h->data)
+		if (h->data) {
+			char path[1024];
+			p4_path(ctx, h->tree, h->key.objectid, path, sizeof(path));
 			fix_problem(ctx, PR_DATA_ON_BAD,
-				    "blocks %llu-%llu: extent of inode %llu at offset %llu in %s",
+				    "blocks %llu-%llu: extent of inode %llu at offset %llu in %s: %s",
 				    (unsigned long long)h->start, (unsigned long long)(h->start + h->len - 1),
 				    (unsigned long long)h->key.objectid, (unsigned long long)h->key.offset,
-				    where);
+				    where, path);
+		}
 		else
 			fix_problem(ctx, PR_DATA_ON_BAD, "block %llu: tree block of %s",
 				    (unsigned long long)h->start, where);

@@ -55,6 +55,33 @@ X(0x3008, NOT_MERGED,        SEV_ERROR,   PREEN_OK,   "adjacent space map record
 X(0x3009, RESERVED_WRONG,    SEV_ERROR,   PREEN_OK,   "reserved area not recorded as superblock space", "rebuild the space map") \
 X(0x3010, BADRUN_COUNT,      SEV_ERROR,   PREEN_OK,   "bad-block or reserved record with a count other than 1", "rebuild the space map") \
 X(0x3011, FREE_COUNT,        SEV_ERROR,   PREEN_OK,   "free block count in the commit record is wrong", "rebuild the space map") \
+X(0x4001, NS_ITEM_STRAY,     SEV_ERROR,   NO_DEFAULT, "item of an unknown type, or of a type its inode cannot have", "delete it") \
+X(0x4002, NS_ITEM_NO_INODE,  SEV_ERROR,   NO_DEFAULT, "items of an inode that has no inode item", "delete them") \
+X(0x4003, NS_ROOT_MISSING,   SEV_ERROR,   0,          "the root directory has no inode item", "recreate it") \
+X(0x4004, NS_INODE_BAD,      SEV_ERROR,   NO_DEFAULT, "inode item is malformed (size or file type)", "clear the inode") \
+X(0x4005, NS_INODE_FIELDS,   SEV_ERROR,   PREEN_OK,   "inode has unknown flags, a stray rdev or invalid times", "correct them") \
+X(0x4006, NS_DIRENT_BAD,     SEV_ERROR,   NO_DEFAULT, "directory item is malformed", "delete it") \
+X(0x4007, NS_NAME_BAD,       SEV_ERROR,   0,          "directory entry name is invalid", "remove the name") \
+X(0x4008, NS_XATTR_BAD,      SEV_ERROR,   NO_DEFAULT, "extended attribute item is malformed", "delete it") \
+X(0x4009, NS_EXTENT_BAD,     SEV_ERROR,   NO_DEFAULT, "file extent item is malformed (offset, length or flags)", "delete it") \
+X(0x4010, NS_EXTENT_OVERLAP, SEV_ERROR,   0,          "file extents overlap", "") \
+X(0x4011, NS_SYMLINK_BAD,    SEV_ERROR,   NO_DEFAULT, "symbolic link target is incomplete", "clear the inode") \
+X(0x4020, NS_ENTRY_NO_INDEX, SEV_ERROR,   PREEN_OK,   "directory entry has no index item", "recreate the index item") \
+X(0x4021, NS_INDEX_NO_ENTRY, SEV_ERROR,   PREEN_OK,   "directory index item has no entry", "recreate the entry") \
+X(0x4022, NS_ENTRY_INDEX_DIFFER, SEV_ERROR, 0,        "directory entry and index item disagree", "") \
+X(0x4023, NS_ENTRY_NO_REF,   SEV_ERROR,   PREEN_OK,   "directory entry has no back-reference", "recreate the back-reference") \
+X(0x4024, NS_REF_NO_ENTRY,   SEV_ERROR,   PREEN_OK,   "back-reference without a directory entry", "delete the back-reference") \
+X(0x4025, NS_ENTRY_DANGLING, SEV_ERROR,   0,          "directory entry points at a missing inode", "remove the name") \
+X(0x4026, NS_ENTRY_TYPE,     SEV_ERROR,   PREEN_OK,   "directory entry type differs from the inode's", "correct the entry") \
+X(0x4027, NS_DIR_MULTI_PARENT, SEV_ERROR, 0,          "directory has more than one parent", "remove the extra name") \
+X(0x4030, NS_UNATTACHED,     SEV_ERROR,   0,          "inode is not reachable from the root directory", "connect it to /lost+found") \
+X(0x4040, NS_NLINK,          SEV_ERROR,   PREEN_OK,   "inode link count is wrong", "set it") \
+X(0x4041, NS_DIR_SIZE,       SEV_ERROR,   PREEN_OK,   "directory size differs from its number of entries", "set it") \
+X(0x4042, NS_NEXT_INDEX,     SEV_ERROR,   PREEN_OK,   "directory next index is not above its entries", "set it") \
+X(0x4043, NS_NBLOCKS,        SEV_ERROR,   PREEN_OK,   "inode block count differs from its extents", "set it") \
+X(0x4044, NS_EXTENT_PAST_EOF, SEV_ERROR,  0,          "file data is mapped past the end of the file", "extend the file size") \
+X(0x4045, NS_ORPHAN_LINKED,  SEV_ERROR,   PREEN_OK,   "orphan item names an inode that still has links", "delete the orphan item") \
+X(0x4046, NS_ORPHANS,        SEV_ERROR,   PREEN_OK,   "inodes unlinked while open were not freed", "free them") \
 X(0x5001, ROOT_ITEM_BAD,     SEV_ERROR,   NO_DEFAULT, "root table item is malformed", "delete the subvolume entry") \
 X(0x5002, SNAP_ROOT_BAD,     SEV_ERROR,   NO_DEFAULT, "snapshot root block is unusable", "delete the snapshot entry") \
 X(0x5003, PARENT_MISSING,    SEV_ERROR,   PREEN_OK,   "parent subvolume does not exist", "mark the parent as gone") \

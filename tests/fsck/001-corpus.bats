@@ -181,3 +181,115 @@ load common
 @test "061-bad-not-recorded: The bad-block list names free blocks the space map does not record." {
 	run_case 061-bad-not-recorded
 }
+
+@test "070-ns-item-stray: An item of a type no inode has (9) under inode /d00/n0-0." {
+	run_case 070-ns-item-stray
+}
+
+@test "071-ns-item-no-inode: A symlink chunk for inode 5000, which has no inode item: deleted." {
+	run_case 071-ns-item-no-inode
+}
+
+@test "072-ns-root-missing: The root directory's inode item is deleted: recreated, then its counts set." {
+	run_case 072-ns-root-missing
+}
+
+@test "073-ns-inode-bad: Inode /d00/n0-0 (data, an xattr) gets mode 0: cleared, its names removed." {
+	run_case 073-ns-inode-bad
+}
+
+@test "074-ns-inode-fields: Inode /d00/n0-0 carries an unknown flag and mtime nanoseconds of 2e9." {
+	run_case 074-ns-inode-fields
+}
+
+@test "075-ns-dirent-bad: The index item of /d00 (index 2 of the root) is cut to 10 bytes: deleted, then" {
+	run_case 075-ns-dirent-bad
+}
+
+@test "076-ns-name-bad: The name of /d00/n0-0 becomes 'a/b' in its entry, index and back-reference:" {
+	run_case 076-ns-name-bad
+}
+
+@test "077-ns-xattr-bad: The xattr item of /d00/n0-0 is cut to 5 bytes: deleted." {
+	run_case 077-ns-xattr-bad
+}
+
+@test "078-ns-extent-bad: The extent of inode 305 gets an unknown flag: deleted (its data reported lost)," {
+	run_case 078-ns-extent-bad
+}
+
+@test "079-ns-extent-overlap: Inode 301's reflinked extent moves from 1 MiB to 4 KiB, over its first extent." {
+	run_case 079-ns-extent-overlap
+}
+
+@test "080-ns-symlink-bad: The second 512-byte chunk of a 700-byte symlink target is deleted: cleared." {
+	run_case 080-ns-symlink-bad
+}
+
+@test "081-ns-entry-no-index: The index item of /d01 is deleted: recreated from its entry." {
+	run_case 081-ns-entry-no-index
+}
+
+@test "082-ns-index-no-entry: The entry item of /d01 is deleted: recreated from its index item." {
+	run_case 082-ns-index-no-entry
+}
+
+@test "083-ns-entry-differ: The index item of /d01 says regular file, its entry directory. Not repairable." {
+	run_case 083-ns-entry-differ
+}
+
+@test "084-ns-entry-no-ref: The back-reference of /d00/n0-0 is deleted: recreated." {
+	run_case 084-ns-entry-no-ref
+}
+
+@test "085-ns-ref-no-entry: /d00/n0-0 gets a back-reference to directory 999, which names nothing: deleted." {
+	run_case 085-ns-ref-no-entry
+}
+
+@test "086-ns-entry-dangling: The fifo /d00/d05/d27/n0-10 loses its inode item and back-reference: the" {
+	run_case 086-ns-entry-dangling
+}
+
+@test "087-ns-entry-type: The entry and index item of the fifo /d00/d05/d27/n0-10 say regular file." {
+	run_case 087-ns-entry-type
+}
+
+@test "088-ns-dir-multi-parent: Directory /d01 gets a second name, /d02/again: the extra name is removed." {
+	run_case 088-ns-dir-multi-parent
+}
+
+@test "089-ns-unattached: The only name of /d00/n0-0 is removed (all three items): the file goes to" {
+	run_case 089-ns-unattached
+}
+
+@test "090-ns-dir-cycle: /d00/d04 is unlinked and relinked inside its own child /d00/d04/d20: a cycle," {
+	run_case 090-ns-dir-cycle
+}
+
+@test "091-ns-nlink: Inode /d00/n0-0 claims 5 links, it has 1." {
+	run_case 091-ns-nlink
+}
+
+@test "092-ns-dir-size: Directory /d00 claims size 100." {
+	run_case 092-ns-dir-size
+}
+
+@test "093-ns-next-index: Directory /d00's next index is 1, below its entries." {
+	run_case 093-ns-next-index
+}
+
+@test "094-ns-nblocks: Inode 300 claims 99 blocks." {
+	run_case 094-ns-nblocks
+}
+
+@test "095-ns-past-eof: Inode 305 (6 blocks written) claims size 10: extended to its data." {
+	run_case 095-ns-past-eof
+}
+
+@test "096-ns-orphan-linked: An orphan item names /d00/n0-0, which is linked: the item is deleted." {
+	run_case 096-ns-orphan-linked
+}
+
+@test "097-ns-orphans: /d00/n0-0 was unlinked while open (an orphan item): freed." {
+	run_case 097-ns-orphans
+}

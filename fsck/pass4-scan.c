@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Pass 4, the scan of one subvolume: a walk of its fs tree in key order.
+ *
+ * Per leaf (memoized: a leaf found clean is not checked again, whichever
+ *   subvolume or snapshot reaches it next): every item decodes, has a
+ *   known type for its inode, inode items have a valid file type, known
+ *   flags, rdev only for devices and nanoseconds below 1e9; directory
+ *   items (DIR_ENTRY, DIR_INDEX, INODE_REF) decode, names are valid and
+ *   a DIR_ENTRY lies under its name's hash; xattr items decode under
+ *   their names' hashes; extent items have a block-aligned offset, at
+ *   least one block and known flags; symlink chunks are 1..512 bytes at
+ *   multiples of 512.
+ * Per inode (its items are adjacent in key order, so one group at a
+ *   time, never the whole tree): items without an inode item, extents
+ *   that overlap or lie past the end of the file, nblocks against the
+ *   extents, symlink chunks against the size, a directory's DIR_ENTRY
+ *   and DIR_INDEX items paired by index, its size against its names and
+ *   its next_index above them.
+ * Collects, compact and sorted by construction: one p4_inode per inode,
+ *   one p4_link per name, one p4_ref per back-reference (pass4-links.c
+ *   joins them), and the findings, each tagged with its phase.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "pass4.h"
+#include "pmcfs_endian.h"
+#include "pmcfs_ns.h"
+
+#define MAX_LEVEL 16
+#define KNOWN_IFLAGS (PMCFS_INODE_HUGE | PMCFS_INODE_IMMUTABLE | PMCFS_INODE_APPEND | PMCFS_INODE_NODUMP)
+#define KNOWN_EFLAGS PMCFS_EXTENT_UNWRITTEN
+#define BS PMCFS_BLOCK_SIZE
+
+struct dent {
+	uint64_t ino, index;
+	unsigned type;
+	const char *name;
+	size_t len;
+};
+
+/* One name of the directory being scanned, from DIR_ENTRY or DIR_INDEX. */
+struct dname {
+	uint64_t index, child;
+	uint32_t nhash;
+	uint8_t type, bad;
+};
+
+struct grp {
+	uint64_t ino;
+	bool any, have_inode, inode_bad;
+	uint32_t mode, nlink;
+	uint8_t ftype;
+	uint64_t size, nblocks, next_index;
+	/* extents */
+	uint64_t ext_blocks, ext_end, last_end, written_end;
+	bool has_ext;
+	/* symlink */
+	uint64_t sym_next;
+	bool sym_bad, has_sym;
+	/* directory */
+	struct dname *e, *ix;
+	size_t ne, ne_cap, ni, ni_cap;
+};
+
+struct scan {
+	struct p4_run *run;
+	struct p4_sv *s;
+	struct grp g;
+	uint8_t *buf[MAX_LEVEL];
+	bool check;			/* this leaf is not memoized: run the local checks */
+	bool dirty;			/* a local check failed in this leaf */
+};
+
+void p4_add_find(struct p4_sv *s, uint32_t code, enum p4_phase ph, uint64_t ino,
+		 const struct pmcfs_ckey *key, uint64_t arg, uint64_t arg2, const char *fmt, ...)
+{
+	struct p4_find *f;
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	s->finds = xgrow(s->finds, &s->finds_cap, s->nfinds + 1, sizeof(*s->finds));
+	f = &s->finds[s->nfinds++];
+	memset(f, 0, sizeof(*f));
+	f->code = code;
+	f->phase = ph;
+	f->ino = ino;
+	if (key)
+		f->key = *key;
+	f->arg = arg;
+	f->arg2 = arg2;
+	f->detail = xstrdup(detail);
+}
+
+struct p4_inode *p4_find_inode(struct p4_sv *s, uint64_t ino)
+{
+	size_t lo = 0, hi = s->ninodes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->inodes[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->ninodes && s->inodes[lo].ino == ino ? &s->inodes[lo] : NULL;
+}
+
+void p4_sv_free(struct p4_sv *s)
+{
+	for (size_t i = 0; i < s->nfinds; i++)
+		free(s->finds[i].detail);
+	free(s->finds);
+	free(s->inodes);
+	free(s->links);
+	free(s->refs);
+	s->finds = NULL;
+	s->inodes = NULL;
+	s->links = NULL;
+	s->refs = NULL;
+	s->nfinds = s->finds_cap = s->ninodes = s->inodes_cap = 0;
+	s->nlinks = s->links_cap = s->nrefs = s->refs_cap = 0;
+	s->norphans = s->files = s->dirs = 0;
+	s->root_seen = s->scan_failed = false;
+}
+
+static unsigned ftype_of(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return PMCFS_FT_REG;
+	case S_IFDIR: return PMCFS_FT_DIR;
+	case S_IFCHR: return PMCFS_FT_CHR;
+	case S_IFBLK: return PMCFS_FT_BLK;
+	case S_IFIFO: return PMCFS_FT_FIFO;
+	case S_IFSOCK: return PMCFS_FT_SOCK;
+	case S_IFLNK: return PMCFS_FT_LNK;
+	}
+	return PMCFS_FT_UNKNOWN;
+}
+
+static uint32_t nhash(const char *name, size_t len)
+{
+	return pmcfs_crc32c(0, name, len);
+}
+
+/* Next packed dirent at *pos; false on a bad layout. */
+static bool dent_next(const uint8_t *body, uint32_t size, uint32_t *pos, struct dent *e)
+{
+	struct pmcfs_dirent d;
+	uint32_t esz;
+
+	if (*pos + sizeof(d) > size)
+		return false;
+	memcpy(&d, body + *pos, sizeof(d));
+	e->ino = pmcfs_dirent_ino(&d);
+	e->index = pmcfs_dirent_index(&d);
+	e->type = pmcfs_dirent_type(&d);
+	e->len = pmcfs_dirent_name_len(&d);
+	e->name = (const char *)body + *pos + sizeof(d);
+	esz = (uint32_t)((sizeof(d) + e->len + 7) & ~(size_t)7);
+	if (e->len == 0 || e->len > PMCFS_NAME_MAX || *pos + esz > size)
+		return false;
+	*pos += esz;
+	return true;
+}
+
+/* A local finding: the leaf is not memoized as clean. */
+#define LOCAL(sc, ...) do { (sc)->dirty = true; p4_add_find((sc)->s, __VA_ARGS__); } while (0)
+
+static void item_stray(struct scan *sc, const struct pmcfs_ckey *k, const char *why)
+{
+	LOCAL(sc, PR_NS_ITEM_STRAY, PH_ITEMS, k->objectid, k, 0, 0,
+	      "subvolume %llu: item (%llu,%u,%llu): %s", (unsigned long long)sc->s->sv->id,
+	      (unsigned long long)k->objectid, k->type, (unsigned long long)k->offset, why);
+}
+
+static void inode_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *body, uint32_t size)
+{
+	struct grp *g = &sc->g;
+	struct pmcfs_inode in;
+	const struct pmcfs_timespec *ts[4] = { &in.atime, &in.mtime, &in.ctime, &in.crtime };
+	char why[160] = "";
+	uint64_t flags;
+
+	g->have_inode = true;
+	if (size != sizeof(in) || !ftype_of(pmcfs_inode_mode((const void *)body))) {
+		g->inode_bad = true;
+		LOCAL(sc, PR_NS_INODE_BAD, PH_ITEMS, k->objectid, k, 0, 0,
+		      "subvolume %llu: inode %llu: %u bytes, mode 0%o", (unsigned long long)sc->s->sv->id,
+		      (unsigned long long)k->objectid, size,
+		      size >= 4 ? pmcfs_inode_mode((const void *)body) : 0);
+		return;
+	}
+	memcpy(&in, body, sizeof(in));
+	g->mode = pmcfs_inode_mode(&in);
+	g->ftype = (uint8_t)ftype_of(g->mode);
+	g->nlink = pmcfs_inode_nlink(&in);
+	g->size = pmcfs_inode_size(&in);
+	g->nblocks = pmcfs_inode_nblocks(&in);
+	g->next_index = pmcfs_inode_next_index(&in);
+	if (!sc->check)
+		return;
+	flags = pmcfs_inode_flags(&in);
+	if (flags & ~(uint64_t)KNOWN_IFLAGS)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), ", unknown flags 0x%llx",
+			 (unsigned long long)(flags & ~(uint64_t)KNOWN_IFLAGS));
+	if (pmcfs_inode_rdev(&in) && g->ftype != PMCFS_FT_CHR && g->ftype != PMCFS_FT_BLK)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), ", rdev 0x%llx on a non-device",
+			 (unsigned long long)pmcfs_inode_rdev(&in));
+	for (int i = 0; i < 4; i++)
+		if (pmcfs_timespec_nsec(ts[i]) >= 1000000000u) {
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), ", %s nanoseconds %u",
+				 (const char *[]){ "atime", "mtime", "ctime", "crtime" }[i],
+				 pmcfs_timespec_nsec(ts[i]));
+			break;
+		}
+	if (why[0])
+		LOCAL(sc, PR_NS_INODE_FIELDS, PH_ITEMS, k->objectid, k, 0, 0, "subvolume %llu: inode %llu%s",
+		      (unsigned long long)sc->s->sv->id, (unsigned long long)k->objectid, why);
+}
+
+static void name_check(struct scan *sc, const struct pmcfs_ckey *k, const struct dent *e, uint8_t *bad)
+{
+	char shown[64];
+	size_t n = e->len < 40 ? e->len : 40;
+
+	if (!sc->check || pmcfs_name_valid(e->name, e->len))
+		return;
+	for (size_t i = 0; i < n; i++)
+		shown[i] = e->name[i] >= 0x20 && e->name[i] < 0x7f ? e->name[i] : '?';
+	shown[n] = 0;
+	*bad = 1;
+	LOCAL(sc, PR_NS_NAME_BAD, PH_ITEMS, k->objectid, k, e->index,
+	      k->type == PMCFS_KEY_INODE_REF ? e->ino : k->objectid,
+	      "subvolume %llu: %s (%llu,%u,%llu) index %llu: \"%s\" (%zu bytes)",
+	      (unsigned long long)sc->s->sv->id,
+	      k->type == PMCFS_KEY_INODE_REF ? "back-reference" : "entry",
+	      (unsigned long long)k->objectid, k->type, (unsigned long long)k->offset,
+	      (unsigned long long)e->index, shown, e->len);
+}
+
+static void dirent_bad(struct scan *sc, const struct pmcfs_ckey *k, const char *why)
+{
+	LOCAL(sc, PR_NS_DIRENT_BAD, PH_ITEMS, k->objectid, k, 0, 0,
+	      "subvolume %llu: item (%llu,%u,%llu): %s", (unsigned long long)sc->s->sv->id,
+	      (unsigned long long)k->objectid, k->type, (unsigned long long)k->offset, why);
+}
+
+static void dir_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *body, uint32_t size)
+{
+	struct grp *g = &sc->g;
+	struct p4_sv *s = sc->s;
+	uint32_t pos = 0;
+	struct dent e;
+
+	if (k->type != PMCFS_KEY_INODE_REF && g->have_inode && !g->inode_bad && g->ftype != PMCFS_FT_DIR) {
+		item_stray(sc, k, "directory item of a non-directory");
+		return;
+	}
+	if (k->type == PMCFS_KEY_DIR_INDEX) {
+		if (!dent_next(body, size, &pos, &e) || pos != size || e.index != k->offset) {
+			dirent_bad(sc, k, "index item does not decode to one entry of its index");
+			return;
+		}
+	} else if (!size) {
+		dirent_bad(sc, k, "empty");
+		return;
+	}
+	pos = 0;
+	while (pos < size) {
+		uint8_t bad = 0;
+		if (!dent_next(body, size, &pos, &e)) {
+			dirent_bad(sc, k, "packed entries do not decode");
+			return;
+		}
+		name_check(sc, k, &e, &bad);
+		if (k->type == PMCFS_KEY_DIR_ENTRY && !bad && sc->check &&
+		    pmcfs_name_hash(e.name, e.len) != k->offset) {
+			dirent_bad(sc, k, "entry stored under another name's hash");
+			return;
+		}
+		if (k->type == PMCFS_KEY_INODE_REF) {
+			s->refs = xgrow(s->refs, &s->refs_cap, s->nrefs + 1, sizeof(*s->refs));
+			s->refs[s->nrefs++] = (struct p4_ref){ k->objectid, k->offset, e.index,
+							       nhash(e.name, e.len), 0 };
+			if (e.ino != k->offset)
+				dirent_bad(sc, k, "back-reference names another parent");
+			continue;
+		}
+		if (k->type == PMCFS_KEY_DIR_ENTRY) {
+			g->e = xgrow(g->e, &g->ne_cap, g->ne + 1, sizeof(*g->e));
+			g->e[g->ne++] = (struct dname){ e.index, e.ino, nhash(e.name, e.len), (uint8_t)e.type, bad };
+		} else {
+			g->ix = xgrow(g->ix, &g->ni_cap, g->ni + 1, sizeof(*g->ix));
+			g->ix[g->ni++] = (struct dname){ e.index, e.ino, nhash(e.name, e.len), (uint8_t)e.type, bad };
+		}
+	}
+}
+
+static void xattr_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *body, uint32_t size)
+{
+	uint32_t pos = 0;
+
+	if (!sc->check)
+		return;
+	if (!size)
+		goto bad;
+	while (pos < size) {
+		struct pmcfs_xattr x;
+		uint32_t nl, vl, esz;
+		if (pos + sizeof(x) > size)
+			goto bad;
+		memcpy(&x, body + pos, sizeof(x));
+		nl = le16toh(x.name_len);
+		vl = le32toh(x.value_len);
+		if (!nl || nl > PMCFS_XATTR_NAME_MAX || vl > PMCFS_MAX_ITEM_BODY || le16toh(x.nchunks))
+			goto bad;
+		esz = (uint32_t)((sizeof(x) + nl + vl + 7) & ~(size_t)7);
+		if (pos + esz > size || memchr(body + pos + sizeof(x), 0, nl) ||
+		    pmcfs_name_hash((const char *)body + pos + sizeof(x), nl) != k->offset)
+			goto bad;
+		pos += esz;
+	}
+	return;
+bad:
+	LOCAL(sc, PR_NS_XATTR_BAD, PH_ITEMS, k->objectid, k, 0, 0,
+	      "subvolume %llu: inode %llu: xattr item (hash 0x%llx) of %u bytes does not decode",
+	      (unsigned long long)sc->s->sv->id, (unsigned long long)k->objectid,
+	      (unsigned long long)k->offset, size);
+}
+
+static void extent_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *body, uint32_t size)
+{
+	struct grp *g = &sc->g;
+	struct pmcfs_extent d;
+	uint64_t fblk, n, flags, counted = 0;
+	const uint64_t area_s = sc->run->ctx->sb.data_start, area_e = sc->run->ctx->sb.data_end;
+
+	memset(&d, 0, sizeof(d));
+	if (g->have_inode && !g->inode_bad && g->ftype != PMCFS_FT_REG) {
+		item_stray(sc, k, "extent of a file that is not regular");
+		return;
+	}
+	if (size == sizeof(d)) {
+		memcpy(&d, body, sizeof(d));
+		n = pmcfs_extent_nblocks(&d);
+		flags = pmcfs_extent_flags(&d);
+		/* What pass 2 counted as references, to release with the item. */
+		if (n && pmcfs_extent_phys(&d) >= area_s && pmcfs_extent_phys(&d) < area_e &&
+		    n <= area_e - pmcfs_extent_phys(&d))
+			counted = n;
+	} else {
+		n = flags = 0;
+	}
+	if (size != sizeof(d) || k->offset % BS || !n || (flags & ~(uint64_t)KNOWN_EFLAGS) ||
+	    k->offset / BS + n < k->offset / BS) {
+		LOCAL(sc, PR_NS_EXTENT_BAD, PH_ITEMS, k->objectid, k, counted ? pmcfs_extent_phys(&d) : 0,
+		      counted, "subvolume %llu: inode %llu offset %llu: %u bytes, %llu blocks, flags 0x%llx",
+		      (unsigned long long)sc->s->sv->id, (unsigned long long)k->objectid,
+		      (unsigned long long)k->offset, size, (unsigned long long)n,
+		      (unsigned long long)flags);
+		return;
+	}
+	fblk = k->offset / BS;
+	if (g->has_ext && fblk < g->last_end)
+		p4_add_find(sc->s, PR_NS_EXTENT_OVERLAP, PH_ITEMS, k->objectid, k, 0, 0,
+			    "subvolume %llu: inode %llu: extent at offset %llu starts inside the previous one (ends at %llu)",
+			    (unsigned long long)sc->s->sv->id, (unsigned long long)k->objectid,
+			    (unsigned long long)k->offset, (unsigned long long)g->last_end * BS);
+	g->has_ext = true;
+	if (fblk + n > g->last_end)
+		g->last_end = fblk + n;
+	g->ext_blocks += n;
+	if (!(flags & PMCFS_EXTENT_UNWRITTEN) && fblk + n > g->written_end)
+		g->written_end = fblk + n;
+}
+
+static void symlink_item(struct scan *sc, const struct pmcfs_ckey *k, uint32_t size)
+{
+	struct grp *g = &sc->g;
+
+	if (g->have_inode && !g->inode_bad && g->ftype != PMCFS_FT_LNK) {
+		item_stray(sc, k, "symlink chunk of a file that is not a symlink");
+		return;
+	}
+	g->has_sym = true;
+	if (k->offset != g->sym_next || !size || size > PMCFS_SYMLINK_CHUNK ||
+	    (size < PMCFS_SYMLINK_CHUNK && k->offset + size != g->size))
+		g->sym_bad = true;
+	g->sym_next = k->offset + size;
+}
+
+static int cmp_dname(const void *a, const void *b)
+{
+	const struct dname *x = a, *y = b;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static void add_link(struct p4_sv *s, uint64_t dir, const struct dname *d)
+{
+	s->links = xgrow(s->links, &s->links_cap, s->nlinks + 1, sizeof(*s->links));
+	s->links[s->nlinks++] = (struct p4_link){ dir, d->child, d->index, d->nhash, d->type, d->bad, { 0 } };
+}
+
+/* Pair a directory's DIR_ENTRY and DIR_INDEX names by index. */
+static void dir_names(struct scan *sc, uint64_t dir, uint64_t *count, uint64_t *max_index)
+{
+	struct grp *g = &sc->g;
+	struct p4_sv *s = sc->s;
+	unsigned long long sid = s->sv->id;
+	size_t i = 0, j = 0;
+
+	qsort(g->e, g->ne, sizeof(*g->e), cmp_dname);
+	qsort(g->ix, g->ni, sizeof(*g->ix), cmp_dname);
+	while (i < g->ne || j < g->ni) {
+		const struct dname *a = i < g->ne ? &g->e[i] : NULL, *b = j < g->ni ? &g->ix[j] : NULL;
+		if (a && (!b || a->index < b->index)) {
+			p4_add_find(s, PR_NS_ENTRY_NO_INDEX, PH_NAMES, dir, NULL, a->index, a->nhash,
+				    "subvolume %llu: directory %llu: entry index %llu (inode %llu)", sid,
+				    (unsigned long long)dir, (unsigned long long)a->index,
+				    (unsigned long long)a->child);
+			add_link(s, dir, a);
+			i++;
+		} else if (!a || b->index < a->index) {
+			p4_add_find(s, PR_NS_INDEX_NO_ENTRY, PH_NAMES, dir, NULL, b->index, 0,
+				    "subvolume %llu: directory %llu: index %llu (inode %llu)", sid,
+				    (unsigned long long)dir, (unsigned long long)b->index,
+				    (unsigned long long)b->child);
+			add_link(s, dir, b);
+			j++;
+		} else {
+			if (a->child != b->child || a->nhash != b->nhash || a->type != b->type)
+				p4_add_find(s, PR_NS_ENTRY_INDEX_DIFFER, PH_NAMES, dir, NULL, a->index, 0,
+					    "subvolume %llu: directory %llu index %llu: entry names inode %llu type %u, index item inode %llu type %u",
+					    sid, (unsigned long long)dir, (unsigned long long)a->index,
+					    (unsigned long long)a->child, a->type, (unsigned long long)b->child,
+					    b->type);
+			add_link(s, dir, a);
+			i++;
+			j++;
+		}
+		*max_index = s->links[s->nlinks - 1].index;
+		(*count)++;
+	}
+	g->ne = g->ni = 0;
+}
+
+/* The end of one inode's items: the checks that span them. */
+static void grp_end(struct scan *sc)
+{
+	struct grp *g = &sc->g;
+	struct p4_sv *s = sc->s;
+	unsigned long long sid = s->sv->id, ino = g->ino;
+	uint64_t count = 0, max_index = 0;
+
+	if (!g->any)
+		return;
+	if (!g->have_inode) {
+		if (g->ino == PMCFS_ROOT_INO)
+			p4_add_find(s, PR_NS_ROOT_MISSING, PH_ITEMS, g->ino, NULL, 0, 0,
+				    "subvolume %llu: inode %llu has items but no inode item", sid, ino);
+		else
+			p4_add_find(s, PR_NS_ITEM_NO_INODE, PH_ITEMS, g->ino, NULL, 0, 0,
+				    "subvolume %llu: inode %llu", sid, ino);
+		dir_names(sc, g->ino, &count, &max_index);
+		goto out;
+	}
+	s->inodes = xgrow(s->inodes, &s->inodes_cap, s->ninodes + 1, sizeof(*s->inodes));
+	s->inodes[s->ninodes++] = (struct p4_inode){ g->ino, g->nlink, g->inode_bad ? 0 : g->ftype,
+						     0, 0, 0, 0, 0 };
+	if (g->ino == PMCFS_ROOT_INO)
+		s->root_seen = true;
+	if (g->inode_bad) {
+		dir_names(sc, g->ino, &count, &max_index);
+		goto out;
+	}
+	if (g->ftype == PMCFS_FT_DIR)
+		s->dirs++;
+	else
+		s->files++;
+	if (g->ftype == PMCFS_FT_DIR) {
+		dir_names(sc, g->ino, &count, &max_index);
+		if (count != g->size)
+			p4_add_find(s, PR_NS_DIR_SIZE, PH_COUNTS, g->ino, NULL, count, 0,
+				    "subvolume %llu: directory %llu: size %llu, %llu entries", sid, ino,
+				    (unsigned long long)g->size, (unsigned long long)count);
+		if (count && g->next_index <= max_index)
+			p4_add_find(s, PR_NS_NEXT_INDEX, PH_COUNTS, g->ino, NULL, max_index + 1, 0,
+				    "subvolume %llu: directory %llu: next index %llu, highest index %llu", sid,
+				    ino, (unsigned long long)g->next_index, (unsigned long long)max_index);
+	}
+	if (g->ftype == PMCFS_FT_LNK && (g->sym_bad || g->sym_next != g->size || !g->size || g->size >= 4096))
+		p4_add_find(s, PR_NS_SYMLINK_BAD, PH_ITEMS, g->ino, NULL, 0, 0,
+			    "subvolume %llu: symlink %llu: size %llu, chunks cover %llu bytes%s", sid, ino,
+			    (unsigned long long)g->size, (unsigned long long)g->sym_next,
+			    g->sym_bad ? " with a gap or a bad chunk" : "");
+	if (g->ext_blocks != g->nblocks)
+		p4_add_find(s, PR_NS_NBLOCKS, PH_COUNTS, g->ino, NULL, g->ext_blocks, 0,
+			    "subvolume %llu: inode %llu: nblocks %llu, extents map %llu", sid, ino,
+			    (unsigned long long)g->nblocks, (unsigned long long)g->ext_blocks);
+	if (g->ftype == PMCFS_FT_REG && g->written_end > (g->size + BS - 1) / BS)
+		p4_add_find(s, PR_NS_EXTENT_PAST_EOF, PH_COUNTS, g->ino, NULL, g->written_end * BS, 0,
+			    "subvolume %llu: inode %llu: size %llu, data mapped up to %llu", sid, ino,
+			    (unsigned long long)g->size, (unsigned long long)g->written_end * BS);
+out:
+	{
+		struct dname *e = g->e, *ix = g->ix;
+		size_t ec = g->ne_cap, ic = g->ni_cap;
+		memset(g, 0, sizeof(*g));
+		g->e = e;
+		g->ix = ix;
+		g->ne_cap = ec;
+		g->ni_cap = ic;
+	}
+}
+
+static void orphan_item(struct scan *sc, const struct pmcfs_ckey *k, uint32_t size)
+{
+	struct p4_inode *in;
+
+	if (k->type != PMCFS_KEY_ORPHAN || size) {
+		item_stray(sc, k, "not an orphan item");
+		return;
+	}
+	sc->s->norphans++;
+	if ((in = p4_find_inode(sc->s, k->offset)))
+		in->orphan = 1;
+}
+
+static void leaf(struct scan *sc, const uint8_t *buf, uint64_t blk)
+{
+	unsigned n = pmcfs_node_nritems(buf);
+	struct p4_run *run = sc->run;
+
+	sc->check = !bit_test(run->clean, blk);
+	sc->dirty = false;
+	if (sc->check)
+		run->leaves_checked++;
+	else
+		run->leaves_memo++;
+	for (unsigned i = 0; i < n; i++) {
+		struct pmcfs_ckey k;
+		uint32_t size;
+		const uint8_t *body = pmcfs_leaf_body(buf, i, &size);
+
+		pmcfs_node_key(buf, i, &k);
+		if (k.objectid == PMCFS_ORPHAN_OBJECTID) {
+			grp_end(sc);
+			orphan_item(sc, &k, size);
+			continue;
+		}
+		if (k.objectid != sc->g.ino || !sc->g.any) {
+			grp_end(sc);
+			sc->g.ino = k.objectid;
+		}
+		sc->g.any = true;
+		if (k.objectid < PMCFS_ROOT_INO || k.objectid >= PMCFS_ORPHAN_OBJECTID) {
+			item_stray(sc, &k, "inode number out of range");
+			continue;
+		}
+		switch (k.type) {
+		case PMCFS_KEY_INODE:
+			if (k.offset)
+				item_stray(sc, &k, "inode item with a nonzero offset");
+			else
+				inode_item(sc, &k, body, size);
+			break;
+		case PMCFS_KEY_INODE_REF:
+		case PMCFS_KEY_DIR_ENTRY:
+		case PMCFS_KEY_DIR_INDEX:
+			dir_item(sc, &k, body, size);
+			break;
+		case PMCFS_KEY_EXTENT:
+			extent_item(sc, &k, body, size);
+			break;
+		case PMCFS_KEY_XATTR:
+			xattr_item(sc, &k, body, size);
+			break;
+		case PMCFS_KEY_SYMLINK:
+			symlink_item(sc, &k, size);
+			break;
+		default:
+			item_stray(sc, &k, "unknown item type");
+		}
+	}
+	if (sc->check && !sc->dirty)
+		bit_set(run->clean, blk);
+}
+
+static int visit(struct scan *sc, uint64_t blk, int level)
+{
+	struct fsck_ctx *ctx = sc->run->ctx;
+	struct pmcfs_verify_err why;
+	uint8_t *buf = sc->buf[level];
+
+	if (level >= MAX_LEVEL || blk >= ctx->nblocks || pmcfs_block_read(ctx->fs, blk, buf))
+		return -1;
+	/* Pass 2 verified what it saw; blocks written by a repair since are checked here. */
+	if (!bit_test(ctx->seen, blk) && pmcfs_node_verify(ctx->fs, buf, blk, 0, level, &why))
+		return -1;
+	if (level == 0) {
+		leaf(sc, buf, blk);
+		return 0;
+	}
+	for (unsigned i = 0; i < pmcfs_node_nritems(buf) && !fsck_cancelled; i++) {
+		uint64_t c, g;
+		pmcfs_node_child(buf, i, &c, &g);
+		if (visit(sc, c, level - 1))
+			return -1;
+	}
+	return 0;
+}
+
+int p4_scan(struct p4_run *run, struct p4_sv *s)
+{
+	struct pmcfs_subvol_info si;
+	struct scan sc;
+	int rc;
+
+	p4_sv_free(s);
+	memset(&sc, 0, sizeof(sc));
+	sc.run = run;
+	sc.s = s;
+	if ((rc = pmcfs_subvol_info(run->ctx->fs, s->sv->id, &si)))
+		return rc;
+	for (int l = 0; l < MAX_LEVEL; l++)
+		sc.buf[l] = xmalloc(PMCFS_BLOCK_SIZE);
+	rc = visit(&sc, si.root.blkno, si.root.level);
+	grp_end(&sc);
+	for (int l = 0; l < MAX_LEVEL; l++)
+		free(sc.buf[l]);
+	free(sc.g.e);
+	free(sc.g.ix);
+	if (rc)
+		s->scan_failed = true;
+	return rc ? -PMCFS_ECORRUPT : 0;
+}
