@@ -85,6 +85,8 @@ int pmcfs_trans_begin(struct pmcfs_fs *fs, struct pmcfs_trans **ret_tx)
 		return -EROFS;
 	if (fs->in_trans)
 		return -EBUSY;
+	if (fs->commit.generation + 1 >= PMCFS_GENERATION_MAX)
+		return -EOVERFLOW;
 	fs->in_trans = true;
 	fs->tx.fs = fs;
 	fs->tx.gen = fs->commit.generation + 1;

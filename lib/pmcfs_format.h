@@ -178,6 +178,8 @@ struct pmcfs_item {
  * Larger values (symlink targets, xattr values) are stored in chunks.
  */
 #define PMCFS_MAX_ITEM_BODY	(PMCFS_NODE_SPACE / 4 - sizeof(struct pmcfs_item))
+/* Commit generations are below 2^63: a record claiming more is damaged. */
+#define PMCFS_GENERATION_MAX	(1ULL << 63)
 /* Tree height limit: levels 0..7 (100^7 leaves is beyond any device). */
 #define PMCFS_MAX_LEVEL		8
 /* Symlink targets are stored in SYMLINK items of at most this many bytes. */

@@ -99,7 +99,9 @@ void pmcfs_super_to_disk(const struct pmcfs_sb_info *sb, void *block)
 	pmcfs_set_super_replica_blkno(d, sb->replica_blkno);
 	pmcfs_set_super_mkfs_time(d, sb->mkfs_time);
 	pmcfs_set_super_root_subvol(d, sb->root_subvol);
-	memcpy(d->label, sb->label, strnlen(sb->label, PMCFS_LABEL_MAX));
+	/* All 64 bytes: the field is NUL-padded, not NUL-terminated, and a
+	 * copy must round-trip whatever it holds. */
+	memcpy(d->label, sb->label, PMCFS_LABEL_MAX);
 	pmcfs_cksum_update(block, PMCFS_BLOCK_SIZE, offsetof(struct pmcfs_super, crc));
 }
 
@@ -107,7 +109,11 @@ int pmcfs_commit_from_disk(const void *rec, const uint8_t uuid[16], struct pmcfs
 			   struct pmcfs_verify_err *why)
 {
 	const struct pmcfs_commit *d = rec;
+	static const uint8_t zeros[sizeof(struct pmcfs_commit)];
 
+	/* mkfs zeroes every slot; one that no commit has used yet is empty, not damaged. */
+	if (!memcmp(rec, zeros, sizeof(zeros)))
+		return why_set(why, -ENODATA, "empty (never written)", 0, 0);
 	if (pmcfs_commit_magic(d) != PMCFS_COMMIT_MAGIC)
 		return why_set(why, -PMCFS_ECORRUPT, "magic", PMCFS_COMMIT_MAGIC, pmcfs_commit_magic(d));
 	if (pmcfs_commit_crc(d) != pmcfs_crc32c(0, rec, offsetof(struct pmcfs_commit, crc)))
@@ -130,6 +136,11 @@ int pmcfs_commit_from_disk(const void *rec, const uint8_t uuid[16], struct pmcfs
 	ci->free_blocks = pmcfs_commit_free_blocks(d);
 	ci->feature_incompat = pmcfs_commit_feature_incompat(d);
 	ci->flags = pmcfs_commit_flags(d);
+	/* Generations count commits from 2; the top half is never reached,
+	 * so a record there is damaged (and the next commit would wrap). */
+	if (ci->generation == 0 || ci->generation >= PMCFS_GENERATION_MAX)
+		return why_set(why, -PMCFS_ECORRUPT, "generation", PMCFS_GENERATION_MAX - 1,
+			       ci->generation);
 	if (ci->roottab.level >= PMCFS_MAX_LEVEL || ci->spacemap.level >= PMCFS_MAX_LEVEL)
 		return why_set(why, -PMCFS_ECORRUPT, "root level", PMCFS_MAX_LEVEL - 1,
 			       ci->roottab.level > ci->spacemap.level ? ci->roottab.level : ci->spacemap.level);
