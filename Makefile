@@ -109,7 +109,7 @@ install: $(TOOLS)
 	done
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 .PHONY: all deps check check-quick demo install clean
 # Keep objects that only feed test programs (make would delete them as intermediates).
@@ -120,3 +120,16 @@ check-pmem: deps
 	@$(MAKE) --no-print-directory all
 	@tests/vm/run-pmem-tests.sh $(BUILD)
 .PHONY: check-pmem
+
+# Long crash-consistency run (tests/README.md): every <=3-op workload on a
+# larger op set plus random 1,000-op workloads; prints the counts.
+crash-long: all
+	@scripts/crash-long.sh $(BUILD)
+.PHONY: crash-long
+
+# Coverage-guided fuzzing with AFL++ (tests/README.md): every target for
+# FUZZ_SECONDS, then the counts (executions, crashes, hangs).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+.PHONY: fuzz

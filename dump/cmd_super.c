@@ -6,6 +6,7 @@
  * open fails: if neither superblock is valid the slots are still read at
  * their fixed places and checked on their own.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,22 @@ void show_struct(const char *key, const char *title, uint64_t blkno, int read_er
 		 const struct pmcfs_verify_err *why, const struct field *tbl, const void *raw)
 {
 	char buf[256];
+	bool empty = !read_err && err == -ENODATA;	/* a slot no commit has used yet */
 
+	if (empty) {
+		if (opt.json) {
+			json_obj_begin(key);
+			json_str("name", title);
+			json_u64("block", blkno);
+			json_bool("valid", false);
+			json_bool("empty", true);
+			json_null("error");
+			json_obj_end();
+		} else {
+			printf("%s (block %llu): empty (never written)\n", title, (unsigned long long)blkno);
+		}
+		return;
+	}
 	if (read_err || err)
 		corrupt("%s (block %llu): %s", title, (unsigned long long)blkno,
 			read_err ? pmcfs_strerror(read_err) : verify_text(why, buf, sizeof(buf)));

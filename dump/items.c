@@ -188,6 +188,19 @@ void item_print(const struct pmcfs_ckey *key, const uint8_t *body, uint32_t size
 	case PMCFS_KEY_ROOT:
 		root_item(&c, body, size);
 		break;
+	case PMCFS_KEY_NEXT_SUBVOL:
+		if (size != 8) {
+			corrupt("block %llu item %u: NEXT_SUBVOL body of %u bytes, expected 8",
+				(unsigned long long)blkno, idx, size);
+		} else {
+			uint64_t next;
+			memcpy(&next, body, 8);
+			if (opt.json)
+				json_u64("next_subvol", le64toh(next));
+			else
+				printf("    next_subvol=%llu\n", (unsigned long long)le64toh(next));
+		}
+		break;
 	case PMCFS_KEY_INODE:
 		fixed(&c, inode_fields, body, size, true);
 		break;

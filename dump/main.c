@@ -209,6 +209,7 @@ const char *key_type_name(unsigned type)
 	case PMCFS_KEY_SYMLINK: return "SYMLINK";
 	case PMCFS_KEY_ORPHAN: return "ORPHAN";
 	case PMCFS_KEY_ROOT: return "ROOT";
+	case PMCFS_KEY_NEXT_SUBVOL: return "NEXT_SUBVOL";
 	case PMCFS_KEY_SPACE_RUN: return "SPACE_RUN";
 	}
 	return "UNKNOWN";

@@ -146,7 +146,7 @@ void pmcfs_commit_to_disk(const struct pmcfs_commit_info *ci, void *rec);
 enum { PMCFS_SLOT_A, PMCFS_SLOT_B, PMCFS_SLOT_A_REPLICA, PMCFS_SLOT_B_REPLICA, PMCFS_NSLOTS };
 struct pmcfs_slot_state {
 	uint64_t blkno;
-	int err;			/* 0 if valid */
+	int err;			/* 0 if valid; -ENODATA if empty (all zero) */
 	struct pmcfs_verify_err why;
 	struct pmcfs_commit_info ci;
 };

@@ -4,22 +4,23 @@
 
 load common
 
-setup() { mkimg; }
+setup() { mkimg && roots; }
 
 @test "tree roottab on a fresh image: one leaf with the ROOT item of subvolume 256" {
 	run -0 --separate-stderr dump tree roottab "$IMG"
 	[ -z "$stderr" ]
-	[[ ${lines[0]} == "tree 1 (roottab): root block 515, level 0, generation 2" ]]
-	[[ $output == *"block 515 (roottab leaf, depth 0, crc ok): ok"* ]]
-	[[ $output == *"owner=1 level=0 nritems=1"* ]]
-	[[ $output == *"item 0: key (256 ROOT 0) size 128"* ]]
-	[[ $output == *"blkno=514 generation=2 flags=0x0"* ]]
+	[[ ${lines[0]} == "tree 1 (roottab): root block $RT, level 0, generation 2" ]]
+	[[ $output == *"block $RT (roottab leaf, depth 0, crc ok): ok"* ]]
+	[[ $output == *"owner=1 level=0 nritems=2"* ]]
+	[[ $output == *"item 0: key (0 NEXT_SUBVOL 0) size 8"* ]]
+	[[ $output == *"item 1: key (256 ROOT 0) size 128"* ]]
+	[[ $output == *"blkno=$FS generation=2 flags=0x0"* ]]
 	run -0 dump tree 1 "$IMG"
 }
 
 @test "tree spacemap on a fresh image: five runs" {
 	run -0 dump tree spacemap "$IMG"
-	[[ ${lines[0]} == "tree 2 (spacemap): root block 516, level 0, generation 2" ]]
+	[[ ${lines[0]} == "tree 2 (spacemap): root block $SM, level 0, generation 2" ]]
 	[[ $output == *"item 0: key (0 SPACE_RUN 0) size 16"* ]]
 	[[ $output == *"len=512 refcount=1 owner=2 (super)"* ]]
 	[[ $output == *"item 3: key (517 SPACE_RUN 0) size 16"* ]]
@@ -29,7 +30,7 @@ setup() { mkimg; }
 
 @test "tree 256 on a fresh image: the root directory inode" {
 	run -0 dump tree 256 "$IMG"
-	[[ ${lines[0]} == "tree 256: root block 514, level 0, generation 2" ]]
+	[[ ${lines[0]} == "tree 256: root block $FS, level 0, generation 2" ]]
 	[[ $output == *"item 0: key (256 INODE 0) size 160"* ]]
 	[[ $output == *"mode=040755 uid=0 gid=0 nlink=2 size=0"* ]]
 }
@@ -38,11 +39,11 @@ setup() { mkimg; }
 	run -0 dump --json tree roottab "$IMG"
 	json_ok "$output"
 	[ "$(jqv "$output" .tree.id)" = 1 ]
-	[ "$(jqv "$output" .tree.root.blkno)" = 515 ]
+	[ "$(jqv "$output" .tree.root.blkno)" = "$RT" ]
 	[ "$(jqv "$output" '.nodes[0].valid')" = true ]
 	[ "$(jqv "$output" '.nodes[0].header.magic')" = 0x31545250 ]
-	[ "$(jqv "$output" '.nodes[0].items[0].key.type_name')" = ROOT ]
-	[ "$(jqv "$output" '.nodes[0].items[0].body.blkno')" = 514 ]
+	[ "$(jqv "$output" '.nodes[0].items[1].key.type_name')" = ROOT ]
+	[ "$(jqv "$output" '.nodes[0].items[1].body.blkno')" = "$FS" ]
 	run -0 dump tree spacemap --json "$IMG"
 	json_ok "$output"
 	[ "$(jqv "$output" '[.nodes[0].items[].body.len]|add')" = 16384 ]
@@ -86,21 +87,21 @@ setup() { mkimg; }
 }
 
 @test "a root with a flipped byte: tree roottab exits 1 with the check, not a crash" {
-	poke "$IMG" $((515 * 4096 + 4000)) 5a
+	poke "$IMG" $((RT * 4096 + 4000)) 5a
 	run -1 --separate-stderr dump tree roottab "$IMG"
-	[[ $output == *"block 515 (roottab leaf, depth 0, crc bad): invalid: crc"* ]]
+	[[ $output == *"block $RT (roottab leaf, depth 0, crc bad): invalid: crc"* ]]
 }
 
 @test "a wrong header field with a good crc names that check (set --block)" {
-	run -0 dump set --block 516 owner 7 "$IMG"
+	run -0 dump set --block "$SM" owner 7 "$IMG"
 	run -1 dump tree spacemap "$IMG"
-	[[ $output == *"block 516 (spacemap leaf, depth 0, crc ok): invalid: owner: expected 2, found 7"* ]]
-	run -0 dump set --block 516 owner 2 "$IMG"
-	run -0 dump set --block 516 level 3 "$IMG"
+	[[ $output == *"block $SM (spacemap leaf, depth 0, crc ok): invalid: owner: expected 2, found 7"* ]]
+	run -0 dump set --block "$SM" owner 2 "$IMG"
+	run -0 dump set --block "$SM" level 3 "$IMG"
 	run -1 dump tree spacemap "$IMG"
 	[[ $output == *"invalid: level: expected 0, found 3"* ]]
-	run -0 dump set --block 516 level 0 "$IMG"
-	run -0 dump set --block 516 generation 1 "$IMG"
+	run -0 dump set --block "$SM" level 0 "$IMG"
+	run -0 dump set --block "$SM" generation 1 "$IMG"
 	run -1 dump tree spacemap "$IMG"
 	[[ $output == *"invalid: generation: expected 2, found 1"* ]]
 }

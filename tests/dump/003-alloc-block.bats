@@ -3,7 +3,7 @@
 
 load common
 
-setup() { mkimg; }
+setup() { mkimg && roots; }
 
 @test "alloc on a fresh image: runs cover the device, free count equals the commit record's" {
 	run -0 --separate-stderr dump alloc "$IMG"
@@ -54,29 +54,29 @@ setup() { mkimg; }
 	[[ $output == *"superblock (block 0): valid"* ]]
 	run -0 dump block 15872 "$IMG"
 	[[ $output == *"superblock replica (block 15872): valid"* ]]
-	run -0 dump block 2 "$IMG"
-	[[ $output == *"commit slot (block 2): valid"* ]]
-	[[ $output == *"generation         1"* ]]
+	run -0 dump block 1 "$IMG"
+	[[ $output == *"commit slot (block 1): valid"* ]]
+	[[ $output == *"generation         2"* ]]
 	run -0 dump block 100 "$IMG"
 	[[ $output == "block 100: reserved area outside the data area, not a metadata block; in space-map run 0+512, refcount 1, owner super" ]]
 	run -0 dump block 16000 "$IMG"
 	[[ $output == *"reserved area"*"owner super" ]]
-	run -0 dump block 515 "$IMG"
-	[[ $output == *"block 515 (roottab leaf, crc ok): ok"* ]]
-	[[ $output == *"item 0: key (256 ROOT 0)"* ]]
+	run -0 dump block "$RT" "$IMG"
+	[[ $output == *"block $RT (roottab leaf, crc ok): ok"* ]]
+	[[ $output == *"item 1: key (256 ROOT 0)"* ]]
 	run -0 dump block 600 "$IMG"
 	[[ $output == "block 600: no tree magic: a data block or unused; in space-map run 517+15355, refcount 0, owner free" ]]
 }
 
 @test "block --json on every kind of block" {
 	local b
-	for b in 0 1 100 514 515 516 600; do
+	for b in 0 1 100 "$RT" "$FS" "$SM" 600; do
 		run -0 dump --json block "$b" "$IMG"
 		json_ok "$output" || { echo "block $b: $output"; return 1; }
 	done
 	run -0 dump --json block 100 "$IMG"
 	[ "$(jqv "$output" .space_run.owner_name)" = super ]
-	run -0 dump --json block 514 "$IMG"
+	run -0 dump --json block "$FS" "$IMG"
 	[ "$(jqv "$output" .kind)" = "fs tree" ]
 	[ "$(jqv "$output" '.items[0].key.type_name')" = INODE ]
 	run -0 dump --json block 1 "$IMG"
@@ -84,10 +84,10 @@ setup() { mkimg; }
 }
 
 @test "block on a corrupt tree block exits 1 with the check; past the end exits 1" {
-	poke "$IMG" $((516 * 4096 + 300)) 01
-	run -1 --separate-stderr dump block 516 "$IMG"
-	[[ $output == *"block 516 (spacemap leaf, crc bad): invalid: crc: expected 0x"* ]]
-	[[ $stderr == "pmcfs-dump: block 516: crc: expected 0x"* ]]
+	poke "$IMG" $((SM * 4096 + 300)) 01
+	run -1 --separate-stderr dump block "$SM" "$IMG"
+	[[ $output == *"block $SM (spacemap leaf, crc bad): invalid: crc: expected 0x"* ]]
+	[[ $stderr == "pmcfs-dump: block $SM: crc: expected 0x"* ]]
 	run -1 dump block 16384 "$IMG"
 	[[ $output == "pmcfs-dump: block 16384 is beyond the end of the filesystem (16384 blocks)" ]]
 }

@@ -3,7 +3,7 @@
 
 load common
 
-setup() { mkimg; }
+setup() { mkimg && commit2 && roots; }
 
 @test "set round trip: superblock label and commit slot generation, crc recomputed" {
 	run -0 dump set label hello "$IMG"
@@ -12,19 +12,19 @@ setup() { mkimg; }
 	run -0 dump super "$IMG"
 	[[ $output == *'label              "hello"'* ]]
 	run -0 dump set label "" "$IMG"
-	run -0 dump set --slot B generation 1 "$IMG"
+	run -0 dump set --slot B generation 2 "$IMG"
 	run -0 dump --json super "$IMG"
-	[ "$(jqv "$output" '.slots[1].generation')" = 1 ]
-	run -0 dump set --slot A generation 3 "$IMG"
-	run -0 dump set --slot a --replica generation 3 "$IMG"
+	[ "$(jqv "$output" '.slots[1].generation')" = 2 ]
+	run -0 dump set --slot A generation 5 "$IMG"
+	run -0 dump set --slot a --replica generation 5 "$IMG"
 	run -0 dump --json super "$IMG"
-	[ "$(jqv "$output" .current.generation)" = 3 ]
-	[ "$(jqv "$output" '.slots[2].generation')" = 3 ]
-	run -0 dump set --slot A generation 2 "$IMG"
-	run -0 dump set --slot A --replica generation 2 "$IMG"
+	[ "$(jqv "$output" .current.generation)" = 5 ]
+	[ "$(jqv "$output" '.slots[2].generation')" = 5 ]
+	run -0 dump set --slot A generation 4 "$IMG"
+	run -0 dump set --slot A --replica generation 4 "$IMG"
 	run -0 --separate-stderr dump super "$IMG"
 	[ -z "$stderr" ]
-	[[ $output == *"current: slot A (block 1), generation 2"* ]]
+	[[ $output == *"current: slot A (block 1), generation 4"* ]]
 }
 
 @test "set --no-crc leaves the checksum stale; set crc writes it verbatim" {
@@ -43,16 +43,16 @@ setup() { mkimg; }
 }
 
 @test "set --block on a tree header, and --json output" {
-	run -0 dump --json set --block 515 nritems 0 "$IMG"
+	run -0 dump --json set --block "$RT" nritems 0 "$IMG"
 	json_ok "$output"
-	[ "$(jqv "$output" .target)" = "block 515 header" ]
-	[ "$(jqv "$output" .old)" = 1 ]
+	[ "$(jqv "$output" .target)" = "block $RT header" ]
+	[ "$(jqv "$output" .old)" = 2 ]
 	[ "$(jqv "$output" .new)" = 0 ]
 	run -0 dump tree roottab "$IMG"
 	[[ $output == *"nritems=0"* ]]
-	run -0 dump set --block 515 nritems 1 "$IMG"
+	run -0 dump set --block "$RT" nritems 2 "$IMG"
 	run -0 dump tree roottab "$IMG"
-	[[ $output == *"item 0: key (256 ROOT 0)"* ]]
+	[[ $output == *"item 1: key (256 ROOT 0)"* ]]
 }
 
 @test "set refuses unknown fields, bad values and mixed targets (exit 2) and changes nothing" {
@@ -71,7 +71,7 @@ setup() { mkimg; }
 	[[ $output == *"longer than 64 bytes"* ]]
 	run -2 dump set --slot C generation 1 "$IMG"
 	[[ $output == *"invalid slot 'C': expected A or B"* ]]
-	run -2 dump set --block 515 --slot A level 1 "$IMG"
+	run -2 dump set --block "$RT" --slot A level 1 "$IMG"
 	[[ $output == *"--block cannot be combined"* ]]
 	run -2 dump super --slot A "$IMG"
 	[[ $output == *"super: option --slot is only for set"* ]]

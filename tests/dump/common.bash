@@ -1,6 +1,12 @@
 # Shared setup for the pmcfs-dump tests.
 load ../helpers
 
+# commit2: two empty commits, so slot A holds generation 4 and slot B 3
+# (mkfs's first commit is generation 2, in slot A; slot B is empty).
+commit2() {
+	"$TOP/tests/dump-commit" "$IMG" 2
+}
+
 # mkimg [MKFS ARGS...]: a fresh 64 MiB image in $IMG.
 mkimg() {
 	IMG=$BATS_TEST_TMPDIR/fs.img
@@ -29,4 +35,15 @@ poke() {
 # jqv JSON FILTER: one value.
 jqv() {
 	printf '%s' "$1" | jq -r "$2"
+}
+
+# Block numbers read off the image, not assumed: the current commit's
+# root-table and space-map roots, and subvolume 256's root.
+roots() {
+	local sup rt
+	sup=$("$DUMP" --json super "$IMG")
+	RT=$(jqv "$sup" '[.slots[] | select(.valid)] | max_by(.generation) | .roottab_blkno')
+	SM=$(jqv "$sup" '[.slots[] | select(.valid)] | max_by(.generation) | .spacemap_blkno')
+	rt=$("$DUMP" --json tree roottab "$IMG")
+	FS=$(jqv "$rt" '.nodes[0].items[] | select(.key.type_name == "ROOT") | .body.blkno')
 }
