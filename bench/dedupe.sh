@@ -148,7 +148,8 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 printf '\ndataset: %d MiB, reclaimable %d MiB (%d%% block duplicates + 2 copied files), %d runs, cold cache\n' \
 	$((TOTAL >> 20)) $((RECLAIM >> 20)) "$DUP_PCT" "$RUNS"
-printf '%s %s\n' "$(uname -r)" "$(duperemove --version 2>&1 | head -1)"
+printf '%s %s; load average now %s (other work on the machine skews times)\n' \
+	"$(uname -r)" "$(duperemove --version 2>&1 | head -1)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| tool | 1st run s | GB/s | 2nd run s (hashfile) | freed MiB | freed / reclaimable | peak RSS MiB |\n'
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
 for t in $TOOLS; do
