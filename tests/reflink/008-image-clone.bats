@@ -20,7 +20,7 @@ setup() {
 	free0=$(free_blocks "$IMG")
 	run_ok rl "$IMG" clone /a /b
 	[ -z "$output" ]
-	cmp "$SRC/a" <("$ICAT" "$IMG" /b)
+	cmp "$SRC/a" <(icat "$IMG" /b)
 	[ "$(ishared "$IMG" /a)" -eq $((3 << 20)) ]
 	[ "$(ishared "$IMG" /b)" -eq $((3 << 20)) ]
 	[ "$(irefs "$IMG" /b)" = "[2]" ]
@@ -31,20 +31,20 @@ setup() {
 
 @test "image clone onto a longer file cuts it to the source size" {
 	run_ok rl "$IMG" clone /short /long
-	cmp "$SRC/short" <("$ICAT" "$IMG" /long)
+	cmp "$SRC/short" <(icat "$IMG" /long)
 	[ "$(rl "$IMG" extents --json /long | jq '.files[0].size')" -eq $((1 << 20)) ]
 	img_check "$IMG"
 }
 
 @test "image clone into a directory names the clone after the source" {
 	run_ok rl "$IMG" clone /j /dir
-	cmp "$SRC/j" <("$ICAT" "$IMG" /dir/j)
+	cmp "$SRC/j" <(icat "$IMG" /dir/j)
 	img_check "$IMG"
 }
 
 @test "image clone-range with K/M suffixes shares exactly the range" {
 	run_ok rl "$IMG" clone-range /s 1M /d 256K 512K
-	"$ICAT" "$IMG" /d >"$BATS_TEST_TMPDIR/d.out"
+	icat "$IMG" /d >"$BATS_TEST_TMPDIR/d.out"
 	cmp <(tail -c +$((1048576 + 1)) "$SRC/s" | head -c 524288) \
 	    <(tail -c +$((262144 + 1)) "$BATS_TEST_TMPDIR/d.out" | head -c 524288)
 	cmp -n 262144 "$BATS_TEST_TMPDIR/d.out" "$SRC/d"
@@ -57,7 +57,7 @@ setup() {
 
 @test "image clone-range LEN 0 clones up to the source's end of file, into a new file" {
 	run_ok rl "$IMG" clone-range /a 0 /new 0 0
-	cmp "$SRC/a" <("$ICAT" "$IMG" /new)
+	cmp "$SRC/a" <(icat "$IMG" /new)
 	[ "$(ishared "$IMG" /new)" -eq $((3 << 20)) ]
 	img_check "$IMG"
 }

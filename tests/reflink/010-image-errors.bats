@@ -37,7 +37,7 @@ aborted_line() { echo "pmcfs-reflink: $IMG: aborted after the errors above: noth
 	[ "${lines[1]}" = "$(aborted_line)" ]
 	run -1 rl "$IMG" clone-range /a 1 /b 0 4096
 	[ "${lines[0]}" = "pmcfs-reflink: clone-range /a -> /b [1, 4097): Invalid argument (misaligned or past EOF)" ]
-	run -1 "$ICAT" "$IMG" /b
+	run -1 icat "$IMG" /b
 	unchanged
 }
 

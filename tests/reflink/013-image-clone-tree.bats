@@ -60,8 +60,8 @@ setup() {
 	[ "$(jq .other <<<"$output")" -eq 2 ]
 	[ "$(jq .bytes <<<"$output")" -eq $((1048576 + 300000)) ]
 	# The copy inside the source was not copied into itself.
-	run -1 "$ICAT" "$IMG" /src/d1/src/d1/src/f
-	cmp "$TOPDIR/src/f" <("$ICAT" "$IMG" /src/d1/src/f)
+	run -1 icat "$IMG" /src/d1/src/d1/src/f
+	cmp "$TOPDIR/src/f" <(icat "$IMG" /src/d1/src/f)
 	img_check "$IMG"
 }
 

@@ -47,8 +47,8 @@ setup() {
 	img_check "$IMG"
 	# Replace a's data in the live filesystem with b's.
 	run_ok rl "$IMG" clone /b /a
-	cmp "$SRC/b" <("$ICAT" "$IMG" /a)
-	cmp "$SRC/a" <("$ICAT" "$IMG" old@/a)
+	cmp "$SRC/b" <(icat "$IMG" /a)
+	cmp "$SRC/a" <(icat "$IMG" old@/a)
 	run_ok rl "$IMG" extents --json old@/a /a
 	[ "$(jq -r '.files[0].path' <<<"$output")" = "old@/a" ]
 	img_check "$IMG"
@@ -57,7 +57,7 @@ setup() {
 	run_ok rl "$IMG" snapshot delete old
 	freed=$(($(free_blocks "$IMG") - mid))
 	[ "$freed" -ge 256 ]
-	run -1 "$ICAT" "$IMG" old@/a
+	run -1 icat "$IMG" old@/a
 	img_check "$IMG"
 }
 

@@ -24,6 +24,24 @@ free_blocks() {
 	"$SBINFO" "$1" | sed -n 's/^free_blocks=//p'
 }
 
+# icat IMG PATH: a file's bytes, read by pmcfs-dump cat (a reader apart
+# from the tool under test); NAME@/PATH reads from snapshot NAME.
+# Falls back to tests/tools/reflink-cat where pmcfs-dump has no cat.
+icat() {
+	local img=$1 path=$2 snap=
+	if ! "$DUMP" cat --help >/dev/null 2>&1; then
+		"$ICAT" "$img" "$path"
+		return
+	fi
+	if [[ "$path" == [!/]*@/* ]]; then
+		snap=${path%%@/*}
+		path=/${path#*@/}
+		"$DUMP" --snapshot "$snap" cat "$path" "$img"
+	else
+		"$DUMP" cat "$path" "$img"
+	fi
+}
+
 # Every file's content digest, size and path (the library read path).
 isums() {
 	"$ICAT" -s "$@"
