@@ -55,7 +55,7 @@ int pmcfs_probe_kind(const char *path, enum pmcfs_probe_kind *ret_kind)
 
 /* The sysfs directory of a device node, and its kernel name (basename). */
 int pmcfs_probe_sysfs_dir(const char *path, char *dir, size_t dirsz, const char **ret_name,
-		     dev_t *ret_rdev)
+			  dev_t *ret_rdev)
 {
 	char link[64], *real;
 	struct stat st;
