@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -518,8 +519,14 @@ int populate_fs(struct pmcfs_dev *dev, const char *device, const char *dir, bool
 	struct pmcfs_setattr sa;
 	struct statx stx;
 	struct stat dst;
+	struct rlimit rl;
 	int rc, fd;
 
+	/* The walk holds one directory fd per level: allow deep trees. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (stat(device, &dst) == 0) {
 		p.dev_dev = dst.st_dev;
 		p.dev_ino = dst.st_ino;

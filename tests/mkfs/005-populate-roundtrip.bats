@@ -42,6 +42,7 @@ sanitized() {
 	bytes=$(du -sb "$src" | cut -f1)
 	run -0 $INSTRUMENT "$MKFS" -s $(( bytes * 2 + (512 << 20) )) -d "$src" "$IMG"
 	[[ $output == *"populated:     "* ]] || { echo "$output"; return 1; }
+	fsck_clean "$IMG"
 	extract "$IMG" "$OUT"
 	same_tree "$src" "$OUT"
 }
@@ -56,6 +57,7 @@ sanitized() {
 	bytes=$(du -sb "$src" | cut -f1)
 	run -0 $INSTRUMENT "$MKFS" -q --dedupe -s $(( bytes * 2 + (512 << 20) )) -d "$src" "$IMG"
 	[ -z "$output" ]
+	fsck_clean "$IMG"
 	extract "$IMG" "$OUT"
 	same_tree "$src" "$OUT"
 }

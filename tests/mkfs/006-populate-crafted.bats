@@ -28,6 +28,7 @@ setup() {
 
 @test "crafted tree: extracted again, content and metadata are the same" {
 	run -0 $INSTRUMENT "$MKFS" -q -s 2G -d "$SRC" "$IMG"
+	fsck_clean "$IMG"
 	extract "$IMG" "$OUT"
 	# diff -r cannot walk a 20 KiB path: compare-tree.py compares the bytes too.
 	same_tree "$SRC" "$OUT" --content
@@ -63,6 +64,7 @@ setup() {
 
 @test "crafted tree: with --dedupe the round trip is the same" {
 	run -0 $INSTRUMENT "$MKFS" -q --dedupe -s 2G -d "$SRC" "$IMG"
+	fsck_clean "$IMG"
 	extract "$IMG" "$OUT"
 	same_tree "$SRC" "$OUT" --content
 }

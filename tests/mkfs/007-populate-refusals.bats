@@ -167,6 +167,16 @@ while time.time() < end:
 	[ "$(getfattr --only-values -n user.small "$OUT/f")" = ok ]
 }
 
+@test "a filesystem too small for DIR: the failing path is named, exit 1, the image stays consistent" {
+	local src=$BATS_TEST_TMPDIR/src
+	mkdir "$src"
+	head -c 20M /dev/urandom >"$src/big"
+	run -1 $INSTRUMENT "$MKFS" -q -s 8M -d "$src" "$IMG"
+	[ "$output" = "mkfs.pmcfs: cannot populate $IMG: cannot write $src/big: No space left on device" ] ||
+		{ echo "$output"; return 1; }
+	fsck_clean "$IMG"
+}
+
 @test "the image file inside DIR is not copied into itself" {
 	local src=$BATS_TEST_TMPDIR/src
 	mkdir "$src"

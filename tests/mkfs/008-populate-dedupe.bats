@@ -44,6 +44,10 @@ setup() {
 	saved=$(( $(free_blocks "$BATS_TEST_TMPDIR/dd.img") - $(free_blocks "$BATS_TEST_TMPDIR/plain.img") ))
 	[ "$saved" -ge $(( SHARED / 4096 - 8 )) ] && [ "$saved" -le $(( SHARED / 4096 )) ] ||
 		{ echo "$saved blocks saved, $(( SHARED / 4096 )) shared"; return 1; }
+	# fsck counts the same references from the space map and the extents.
+	fsck_clean "$BATS_TEST_TMPDIR/dd.img"
+	[[ $output == *"$(( SHARED / 4096 )) extra references: at least $SHARED bytes saved by sharing"* ]] ||
+		{ echo "$output"; return 1; }
 }
 
 @test "--dedupe keeps every byte, hole and attribute" {

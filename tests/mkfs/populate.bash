@@ -30,6 +30,13 @@ same_tree() {
 	fi
 }
 
+# fsck_clean IMAGE: fsck.pmcfs -n finds nothing (when fsck is built).
+fsck_clean() {
+	[ -x "$FSCK" ] || return 0
+	run $INSTRUMENT "$FSCK" -n "$1"
+	[ "$status" -eq 0 ] || { echo "fsck.pmcfs -n: exit $status: $output" | head -n 40; return 1; }
+}
+
 # free_blocks IMAGE
 free_blocks() {
 	"$SBINFO" "$1" | sed -n 's/^free_blocks=//p'
