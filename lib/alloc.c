@@ -187,15 +187,18 @@ int pmcfs_alloc(struct pmcfs_trans *tx, uint64_t want, uint64_t min, unsigned fl
 	if ((flags & PMCFS_ALLOC_HUGE) && align > 1)
 		ok = pick_aligned(&fs->freeidx, align, want, want < align ? want : align, &start, &len);
 	if (!ok)
-		ok = pick_first_fit(&fs->freeidx, fs->meta_hint, want, min, &start, &len);
+		ok = pick_first_fit(&fs->freeidx, flags & PMCFS_ALLOC_META ? fs->meta_hint : fs->data_hint,
+				    want, min, &start, &len);
 	if (!ok)
 		return -ENOSPC;
 	if ((err = pmcfs_freeidx_take(fs, start, len)))
 		return err;
 	if ((err = pmcfs_space_set_known(fs, start, len, 0, 1, PMCFS_OWNER_FS)))
 		return err;
-	if (!(flags & PMCFS_ALLOC_HUGE))
+	if (flags & PMCFS_ALLOC_META)
 		fs->meta_hint = start + len;
+	else if (!(flags & PMCFS_ALLOC_HUGE))
+		fs->data_hint = start + len;
 	*ret_start = start;
 	*ret_len = len;
 	return 0;

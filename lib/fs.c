@@ -42,7 +42,11 @@ int pmcfs_fs_open_state(struct pmcfs_dev *dev, unsigned flags, const struct pmcf
 	fs->sb = *sb;
 	fs->commit = *ci;
 	fs->free_blocks = fs->commit.free_blocks;
+	/* Tree blocks from the start of the data area, small data from an
+	 * eighth of the way in: the two do not interleave, so tree updates
+	 * do not split the extents of files written in pieces. */
 	fs->meta_hint = fs->sb.data_start;
+	fs->data_hint = fs->sb.data_start + (fs->sb.data_end - fs->sb.data_start) / 8;
 	pmcfs_tree_init(&fs->roottab, fs, PMCFS_ROOTTAB_TREE, &fs->commit.roottab);
 	pmcfs_tree_init(&fs->spacemap, fs, PMCFS_SPACEMAP_TREE, &fs->commit.spacemap);
 	*ret_fs = fs;

@@ -100,6 +100,7 @@ struct pmcfs_fs {
 	struct pmcfs_runmap deferred;	/* freed in this txn: reusable after commit */
 	uint64_t free_blocks;		/* blocks with count 0, incl. this txn */
 	uint64_t meta_hint;		/* where metadata allocation looks first */
+	uint64_t data_hint;		/* where small data allocation looks first */
 	bool freeidx_loaded;
 
 	struct pmcfs_trans tx;

@@ -46,7 +46,7 @@ static int remap_check(struct pmcfs_fs *fs, struct pmcfs_tree *st, uint64_t src,
 
 static int remap(struct pmcfs_trans *tx, struct pmcfs_tree *st, uint64_t src, uint64_t soff,
 		 struct pmcfs_tree *dt, uint64_t dst, uint64_t doff, uint64_t len,
-		 struct ns_inode *din)
+		 struct ns_inode *din, bool touch)
 {
 	uint64_t sb0 = soff / BS, nb = (len + BS - 1) / BS, db0 = doff / BS, dropped, added = 0;
 	struct ns_ext *v;
@@ -76,7 +76,10 @@ static int remap(struct pmcfs_trans *tx, struct pmcfs_tree *st, uint64_t src, ui
 	pmcfs_set_inode_nblocks(&din->d, pmcfs_inode_nblocks(&din->d) - dropped + added);
 	if (doff + len > pmcfs_inode_size(&din->d))
 		pmcfs_set_inode_size(&din->d, doff + len);
-	ns_touch(din, true);
+	/* A clone changes the file; a dedupe changes only where its bytes live
+	 * (the kernel's FIDEDUPERANGE leaves the timestamps alone too). */
+	if (touch)
+		ns_touch(din, true);
 	if (!err)
 		err = ns_inode_put(tx, dt, din);
 out:
@@ -93,7 +96,7 @@ int pmcfs_ns_clone_range(struct pmcfs_trans *tx, struct pmcfs_tree *st, uint64_t
 
 	if (err)
 		return err;
-	return remap(tx, st, src, soff, dt, dst, doff, len, &din);
+	return remap(tx, st, src, soff, dt, dst, doff, len, &din, true);
 }
 
 int pmcfs_ns_dedupe_range(struct pmcfs_trans *tx, struct pmcfs_tree *st, uint64_t src,
@@ -122,5 +125,5 @@ int pmcfs_ns_dedupe_range(struct pmcfs_trans *tx, struct pmcfs_tree *st, uint64_
 	free(a);
 	if (err)
 		return err;
-	return remap(tx, st, src, soff, dt, dst, doff, len, &din);
+	return remap(tx, st, src, soff, dt, dst, doff, len, &din, false);
 }
