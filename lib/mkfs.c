@@ -200,8 +200,8 @@ int pmcfs_mkfs(struct pmcfs_dev *dev, const struct pmcfs_mkfs_params *p, struct 
 
 	/*
 	 * Crash safety of mkfs itself: first every commit slot is zeroed and
-	 * made durable, so the old filesystem cannot open through blocks
-	 * mkfs is about to overwrite. Generation 1 (the bootstrap) is never
+	 * made durable, so an old filesystem cannot open through blocks mkfs
+	 * is about to overwrite (unless the caller found none). Generation 1 (the bootstrap) is never
 	 * written as a commit record: mkfs opens it in memory, and the
 	 * first durable commit is generation 2, written with the ordinary
 	 * protocol. A crash anywhere before that leaves no filesystem at all.
@@ -212,7 +212,7 @@ int pmcfs_mkfs(struct pmcfs_dev *dev, const struct pmcfs_mkfs_params *p, struct 
 		if (!err)
 			err = write_block(dev, pmcfs_slot_replica(&tmp.sb, s), block);
 	}
-	if (!err)
+	if (!err && !(p->flags & PMCFS_MKFS_NO_OLD_FS))
 		err = pmcfs_dev_flush(dev);
 	if (!err)
 		err = write_bootstrap(&tmp, p, &ci);

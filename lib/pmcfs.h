@@ -169,7 +169,18 @@ struct pmcfs_badrange {
 	uint64_t len;
 };
 
+enum pmcfs_mkfs_flags {
+	/*
+	 * The caller found no pmcfs filesystem that could open on the device
+	 * before writing anything to it: the barrier that retires an old
+	 * filesystem's commit slots before its blocks are overwritten is
+	 * not needed.
+	 */
+	PMCFS_MKFS_NO_OLD_FS = 1U << 0,
+};
+
 struct pmcfs_mkfs_params {
+	unsigned flags;			/* enum pmcfs_mkfs_flags */
 	uint64_t size;			/* bytes to use; 0 = whole device */
 	uint32_t dax_align;		/* bytes, power of two >= 4096; 0 = 2 MiB */
 	uint8_t uuid[16];

@@ -247,7 +247,11 @@ int pmcfs_commit_write(struct pmcfs_fs *fs, const struct pmcfs_commit_info *ci)
 
 	pmcfs_commit_to_disk(ci, &rec);
 	err = pmcfs_dev_write(fs->dev, &rec, sizeof(rec), fs->sb.slot_blkno[slot] * PMCFS_BLOCK_SIZE);
-	if (!err)
+	/* The replica must not run ahead of its primary - except for a new
+	 * filesystem's first commit (mkfs's bootstrap is generation 1 and
+	 * never on media): with no older generation to protect, a torn pair
+	 * just means no filesystem yet, so one barrier does for both. */
+	if (!err && fs->commit.generation != 1)
 		err = pmcfs_dev_flush(fs->dev);
 	if (!err)
 		err = pmcfs_dev_write(fs->dev, &rec, sizeof(rec),

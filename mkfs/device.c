@@ -54,6 +54,11 @@ static void check_namespace(struct mkfs_params *mp)
 {
 	int rc = pmcfs_probe_namespace(mp->device, &mp->ns);
 
+	if (rc == -ELIBACC || rc == -ELIBBAD) {
+		const char *lib = pmcfs_probe_missing_lib(mp->device);
+		die(EXIT_OPER, "cannot identify the namespace of %s: %s is %s", mp->device,
+		    lib ? lib : "a pmem library", rc == -ELIBACC ? "not installed" : "too old");
+	}
 	if (rc)
 		die(EXIT_OPER, "cannot identify the namespace of %s: %s", mp->device,
 		    pmcfs_strerror(rc));

@@ -175,9 +175,9 @@ static int write_fs(struct mkfs_params *mp)
 	prepare_image(mp);
 	dev = open_target(mp);
 	wipe_signatures(mp, dev);
-	rc = pmcfs_mkfs(dev, &mp->lib, &mp->geo);
-	if (rc == 0)
-		rc = pmcfs_dev_flush(dev);
+	if (!mp->old_pmcfs)
+		mp->lib.flags |= PMCFS_MKFS_NO_OLD_FS;
+	rc = pmcfs_mkfs(dev, &mp->lib, &mp->geo);	/* ends with a barrier */
 	if (rc)
 		die(EXIT_OPER, "cannot write the filesystem to %s: %s", mp->device, pmcfs_strerror(rc));
 	for (i = 0; !mp->quiet && i < mp->nsigs; i++)
