@@ -33,6 +33,7 @@ SB_MAGIC=$(sed -n 's/^#define PMCFS_SB_MAGIC[[:space:]]*\(0x[0-9a-fA-F]*\).*/\1/
 [[ $SB_MAGIC =~ ^0x[0-9a-fA-F]{16}$ ]] || { echo "guest-tests: no PMCFS_SB_MAGIC in lib/pmcfs_format.h" >&2; exit 2; }
 SB_MAGIC=$(printf '%#018x' "$SB_MAGIC")
 ONLY=${PMEM_TESTS_ONLY:-} # a regex: run only the tests whose names match
+# PMEM_TESTS_VERBOSE=1: print every test's whole log ("#   | " lines)
 
 # ---------------------------------------------------------------- helpers
 fail() {
@@ -386,6 +387,26 @@ t_mounted_xfs() {
 	ok xfs_repair -n "$FSDAX" # nothing above wrote to it
 }
 
+# A namespace that held pmcfs and was then formatted with XFS keeps the
+# pmcfs superblock replica and commit-slot copies near its end (mkfs.xfs
+# wipes only the signatures it knows).  fsck -y must not "repair" block 0
+# from that replica: libblkid sees XFS there, and the XFS must survive.
+t_fsck_foreign_fs() {
+	need mkfs.pmcfs fsck.pmcfs
+	zap "$FSDAX"
+	ok "$MKFS" -q "$FSDAX"
+	ok mkfs.xfs -q -f "$FSDAX"
+	ok blkid -p "$FSDAX"
+	has 'TYPE="xfs"'
+	local st=0
+	echo "\$ $FSCK -y $FSDAX"
+	out=$("$FSCK" -y "$FSDAX" 2>&1) || st=$?
+	printf '%s\n(exit %s)\n' "$out" "$st"
+	ok xfs_repair -n "$FSDAX"
+	hasnt 'MODIFIED'
+	((st == 8)) || fail "fsck -y on an XFS namespace: exit $st, expected 8 (operational error: not pmcfs)"
+}
+
 # A pmcfs on the namespace that /proc/self/mountinfo names as mounted.  No
 # kernel mounts pmcfs yet, so a tmpfs with the device as its source stands
 # in for that mount: what the tools see (mountinfo) is the same, and the
@@ -608,7 +629,7 @@ t_badblocks_sysfs_super() {
 }
 
 TESTS=(namespaces xfs_dax_reflink mkfs_fsdax fsdax_alignment mkfs_devdax mkfs_raw
-	mounted_xfs mounted_pmcfs unit_test_dev populate_extract_fsdax populate_extract_devdax
+	mounted_xfs mounted_pmcfs fsck_foreign_fs unit_test_dev populate_extract_fsdax populate_extract_devdax
 	reflink_xfs_dax reflink_image_devdax badblocks_list badblocks_sysfs_file badblocks_sysfs
 	badblocks_sysfs_super)
 
@@ -635,6 +656,7 @@ for t in "${TESTS[@]}"; do
 	set -e
 	unmount_all
 	secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+	[[ -z ${PMEM_TESTS_VERBOSE:-} ]] || sed 's/^/#   | /' "$log"
 	name=${t//_/-}
 	if ((st == 0)); then
 		npass=$((npass + 1))

@@ -7,7 +7,8 @@
 # command's status, a boot failure, a timeout) with two very short boots.
 # Prints "ok - NAME" / "not ok - NAME" per test and ends with "N passed,
 # N failed"; every tool must be built (make check-pmem builds them).  Exit 1 on any failure or when the guest could not
-# boot.  PMEM_TESTS_ONLY=REGEX runs only the guest tests whose name matches.
+# boot.  PMEM_TESTS_ONLY=REGEX runs only the guest tests whose name matches;
+# PMEM_TESTS_VERBOSE=1 prints every guest test's whole log.
 set -euo pipefail
 
 BUILD=${1:?usage: run-pmem-tests.sh BUILD}
@@ -29,6 +30,7 @@ not_ok() { fail=$((fail + 1)); failed+=("$1"); echo "not ok - $1"; }
 t0=$SECONDS
 st=0
 "$VM" "${LAYOUT[@]}" -t 240 ${PMEM_TESTS_ONLY:+-e "PMEM_TESTS_ONLY=$PMEM_TESTS_ONLY"} \
+	${PMEM_TESTS_VERBOSE:+-e "PMEM_TESTS_VERBOSE=$PMEM_TESTS_VERBOSE"} \
 	-f tests/vm/guest-tests.sh "$BUILD" 2>"$LOG/guest.err" | tee "$LOG/guest.out" || st=${PIPESTATUS[0]}
 while IFS= read -r line; do
 	case $line in
