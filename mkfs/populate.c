@@ -380,7 +380,7 @@ static void copy_file(struct pop *p, struct xbuf *xb, int dfd, const char *name,
 		return;
 	*ret_ino = create(p, dir, name, stx);
 	copy_xattrs(p, xb, fd, dfd, name, *ret_ino);
-	if (stx->stx_size && pop_copy_data(p, fd, *ret_ino, stx)) {
+	if (pop_copy_data(p, fd, *ret_ino, stx)) {
 		/* Read error, reported: leave nothing half-copied behind. */
 		rc = pmcfs_ns_unlink(p->tx, p->t, dir, name, strlen(name), 0);
 		if (rc)
