@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,164 +25,11 @@
 #include "mkfs.h"
 #include "populate.h"
 
-struct hl_entry {
-	uint64_t dev, ino;		/* source identity */
-	uint64_t pino;			/* pmcfs inode, 0 = free slot */
-};
-
 struct xbuf {
 	char *list;
 	size_t listcap;
 	uint8_t val[XATTR_SIZE_MAX];
 };
-
-/* ---- messages, progress, transactions ------------------------------------------ */
-
-void pop_error(struct pop *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (p->progress_len) {
-		fprintf(stderr, "\r\033[K");
-		p->progress_len = 0;
-	}
-	fflush(stdout);
-	fprintf(stderr, "%s: ", PROG);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	p->errors++;
-}
-
-void pop_fatal(struct pop *p, const char *what, int rc)
-{
-	if (p->progress_len)
-		fprintf(stderr, "\r\033[K");
-	die(EXIT_OPER, "cannot populate %s: %s %s: %s", p->device, what, p->path,
-	    pmcfs_strerror(rc));
-}
-
-static double elapsed(const struct pop *p, const struct timespec *now)
-{
-	return (double)(now->tv_sec - p->start.tv_sec) +
-	       (double)(now->tv_nsec - p->start.tv_nsec) / 1e9;
-}
-
-void pop_progress(struct pop *p, bool force)
-{
-	struct timespec now;
-	double s;
-	char h[32];
-
-	if (!p->progress)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!force && (now.tv_sec - p->last.tv_sec) * 1000000000L +
-		      (now.tv_nsec - p->last.tv_nsec) < 200000000L)
-		return;
-	p->last = now;
-	s = elapsed(p, &now);
-	if (s <= 0)
-		s = 1e-9;
-	p->progress_len = fprintf(stderr, "\rpopulating: %llu files, %llu directories, %s, %.0f files/s, %.1f MiB/s\033[K",
-				  (unsigned long long)(p->files + p->symlinks + p->special + p->hardlinks),
-				  (unsigned long long)p->dirs, human_size(p->bytes, h, sizeof(h)),
-				  (double)(p->files + p->symlinks + p->special + p->hardlinks + p->dirs) / s,
-				  (double)p->bytes / s / 1048576.0);
-}
-
-static void tx_begin(struct pop *p)
-{
-	int rc = pmcfs_trans_begin(p->fs, &p->tx);
-
-	if (rc)
-		die(EXIT_OPER, "cannot populate %s: cannot begin a transaction: %s", p->device,
-		    pmcfs_strerror(rc));
-}
-
-static void tx_commit(struct pop *p)
-{
-	int rc = pmcfs_trans_commit(p->tx);
-
-	p->tx = NULL;
-	if (rc)
-		die(EXIT_OPER, "cannot populate %s: cannot commit: %s", p->device, pmcfs_strerror(rc));
-	p->tx_entries = 0;
-	p->tx_bytes = 0;
-}
-
-/* Count work done in this transaction; commit when it gets large. */
-void pop_account(struct pop *p, unsigned entries, uint64_t bytes)
-{
-	p->tx_entries += entries;
-	p->tx_bytes += bytes;
-	if (p->tx_entries >= POP_TX_ENTRIES || p->tx_bytes >= POP_TX_BYTES) {
-		tx_commit(p);
-		tx_begin(p);
-	}
-	pop_progress(p, false);
-}
-
-/* ---- source paths (for messages only) --------------------------------------------- */
-
-static size_t path_push(struct pop *p, const char *name)
-{
-	size_t old = p->pathlen, n = strlen(name);
-
-	if (old + n + 2 > p->pathcap) {
-		p->pathcap = (old + n + 2) * 2;
-		p->path = realloc(p->path, p->pathcap);
-		if (!p->path)
-			die(EXIT_OPER, "out of memory: %zu bytes", p->pathcap);
-	}
-	if (old && p->path[old - 1] != '/')
-		p->path[p->pathlen++] = '/';
-	memcpy(p->path + p->pathlen, name, n + 1);
-	p->pathlen += n;
-	return old;
-}
-
-static void path_pop(struct pop *p, size_t old)
-{
-	p->pathlen = old;
-	p->path[old] = '\0';
-}
-
-/* ---- hard links: (st_dev, st_ino) -> inode created ------------------------------- */
-
-static struct hl_entry *hl_slot(struct pop *p, uint64_t dev, uint64_t ino)
-{
-	size_t i = (size_t)((ino * 0x9e3779b97f4a7c15ULL) ^ dev) & (p->hl_cap - 1);
-
-	while (p->hl[i].pino && (p->hl[i].dev != dev || p->hl[i].ino != ino))
-		i = (i + 1) & (p->hl_cap - 1);
-	return &p->hl[i];
-}
-
-static uint64_t hl_find(struct pop *p, uint64_t dev, uint64_t ino)
-{
-	return p->hl_cap ? hl_slot(p, dev, ino)->pino : 0;
-}
-
-static void hl_add(struct pop *p, uint64_t dev, uint64_t ino, uint64_t pino)
-{
-	struct hl_entry *old = p->hl, *e;
-	size_t i, oldcap = p->hl_cap;
-
-	if ((p->hl_used + 1) * 4 > p->hl_cap * 3) {
-		p->hl_cap = oldcap ? oldcap * 2 : 1024;
-		p->hl = xcalloc(p->hl_cap, sizeof(*p->hl));
-		for (i = 0; i < oldcap; i++)
-			if (old[i].pino)
-				*hl_slot(p, old[i].dev, old[i].ino) = old[i];
-		free(old);
-	}
-	e = hl_slot(p, dev, ino);
-	if (!e->pino)
-		p->hl_used++;
-	*e = (struct hl_entry){ dev, ino, pino };
-}
 
 /* ---- metadata ------------------------------------------------------------------------- */
 
@@ -412,7 +258,7 @@ static void copy_dir(struct pop *p, struct xbuf *xb, int dfd, const char *name,
 
 static void copy_entry(struct pop *p, struct xbuf *xb, int dfd, const char *name, uint64_t dir)
 {
-	size_t saved = path_push(p, name);
+	size_t saved = pop_path_push(p, name);
 	uint64_t ino = 0, dev;
 	struct statx stx;
 	int rc;
@@ -426,7 +272,7 @@ static void copy_entry(struct pop *p, struct xbuf *xb, int dfd, const char *name
 		warnmsg("not copying %s: it is the device being formatted", p->path);
 		goto out;
 	}
-	if (!S_ISDIR(stx.stx_mode) && stx.stx_nlink > 1 && (ino = hl_find(p, dev, stx.stx_ino))) {
+	if (!S_ISDIR(stx.stx_mode) && stx.stx_nlink > 1 && (ino = pop_hl_find(p, dev, stx.stx_ino))) {
 		rc = pmcfs_ns_link(p->tx, p->t, ino, dir, name, strlen(name));
 		if (rc)
 			pop_fatal(p, "cannot link", rc);
@@ -456,10 +302,10 @@ static void copy_entry(struct pop *p, struct xbuf *xb, int dfd, const char *name
 		goto out;
 	}
 	if (ino && stx.stx_nlink > 1)
-		hl_add(p, dev, stx.stx_ino, ino);
+		pop_hl_add(p, dev, stx.stx_ino, ino);
 	pop_account(p, 1, 0);
 out:
-	path_pop(p, saved);
+	pop_path_pop(p, saved);
 }
 
 /* ---- entry points ------------------------------------------------------------------------- */
@@ -507,7 +353,7 @@ static void summary(struct pop *p)
 	       (unsigned long long)p->files, (unsigned long long)p->dirs,
 	       (unsigned long long)p->symlinks, (unsigned long long)p->hardlinks,
 	       (unsigned long long)p->special, (unsigned long long)p->bytes,
-	       human_size(p->bytes, h, sizeof(h)), sh, elapsed(p, &now));
+	       human_size(p->bytes, h, sizeof(h)), sh, pop_elapsed(p, &now));
 }
 
 /* Copy DIR into the filesystem on dev; EXIT_OK, or EXIT_OPER if anything was not copied. */
@@ -534,7 +380,7 @@ int populate_fs(struct pmcfs_dev *dev, const char *device, const char *dir, bool
 	p.progress = !quiet && isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	p.last = p.start;
-	path_push(&p, dir);
+	pop_path_push(&p, dir);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx) < 0)
 		die(EXIT_OPER, "cannot read %s: %s", dir, strerror(errno));
@@ -547,7 +393,7 @@ int populate_fs(struct pmcfs_dev *dev, const char *device, const char *dir, bool
 	p.cmp = xcalloc(1, PMCFS_BLOCK_SIZE);
 	if (dedupe)
 		p.dd = dd_new();
-	tx_begin(&p);
+	pop_tx_begin(&p);
 
 	/* The root directory takes DIR's mode, owner, xattrs and (last) times. */
 	sa = (struct pmcfs_setattr){ .mask = PMCFS_SET_MODE | PMCFS_SET_UID | PMCFS_SET_GID,
@@ -559,7 +405,7 @@ int populate_fs(struct pmcfs_dev *dev, const char *device, const char *dir, bool
 	p.dirs++;
 	walk(&p, xb, fd, PMCFS_ROOT_INO);
 	set_times(&p, PMCFS_ROOT_INO, &stx);
-	tx_commit(&p);
+	pop_tx_commit(&p);
 
 	summary(&p);
 	dd_free(p.dd);

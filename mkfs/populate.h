@@ -2,6 +2,7 @@
 /*
  * mkfs.pmcfs --populate: copy a directory tree into the new filesystem
  * through the namespace API (populate.c: the walk and the metadata;
+ * populate_util.c: messages, progress, transactions, hard links;
  * populate_data.c: file data, holes and size changes; populate_dedupe.c:
  * --dedupe block sharing).
  */
@@ -48,12 +49,19 @@ struct pop {
 	int progress_len;		/* width of the progress line shown */
 };
 
-/* populate.c */
+/* populate_util.c */
 void pop_account(struct pop *p, unsigned entries, uint64_t bytes);
 __attribute__((noreturn))
 void pop_fatal(struct pop *p, const char *what, int rc);
 void pop_error(struct pop *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pop_progress(struct pop *p, bool force);
+double pop_elapsed(const struct pop *p, const struct timespec *now);
+void pop_tx_begin(struct pop *p);
+void pop_tx_commit(struct pop *p);
+size_t pop_path_push(struct pop *p, const char *name);
+void pop_path_pop(struct pop *p, size_t old);
+uint64_t pop_hl_find(struct pop *p, uint64_t dev, uint64_t ino);
+void pop_hl_add(struct pop *p, uint64_t dev, uint64_t ino, uint64_t pino);
 
 /* populate_data.c: 0, or -1 if the file could not be read (reported). */
 int pop_copy_data(struct pop *p, int fd, uint64_t ino, const struct statx *stx);
