@@ -60,7 +60,8 @@ static void join_refs(struct lctx *lc)
 	struct p4_sv *s = lc->s;
 	size_t i = 0, j = 0;
 
-	qsort(s->refs, s->nrefs, sizeof(*s->refs), cmp_ref);
+	if (s->nrefs)
+		qsort(s->refs, s->nrefs, sizeof(*s->refs), cmp_ref);
 	while (i < s->nlinks || j < s->nrefs) {
 		const struct p4_link *l = i < s->nlinks ? &s->links[lc->bychild[i]] : NULL;
 		const struct p4_ref *r = j < s->nrefs ? &s->refs[j] : NULL;
@@ -272,7 +273,8 @@ void p4_links(struct p4_sv *s)
 	for (size_t i = 0; i < s->nlinks; i++)
 		lc.bychild[i] = (uint32_t)i;
 	g_links = s->links;
-	qsort(lc.bychild, s->nlinks, sizeof(*lc.bychild), cmp_child);
+	if (s->nlinks)
+		qsort(lc.bychild, s->nlinks, sizeof(*lc.bychild), cmp_child);
 	lc.via = xcalloc(s->ninodes + 1, sizeof(*lc.via));
 	lc.unatt = xcalloc(s->ninodes + 1, 1);
 	lc.stamp = xcalloc(s->ninodes + 1, sizeof(*lc.stamp));

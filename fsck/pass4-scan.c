@@ -105,8 +105,11 @@ static void dir_names(struct scan *sc, uint64_t dir, uint64_t *count, uint64_t *
 	unsigned long long sid = s->sv->id;
 	size_t i = 0, j = 0;
 
-	qsort(g->e, g->ne, sizeof(*g->e), cmp_dname);
-	qsort(g->ix, g->ni, sizeof(*g->ix), cmp_dname);
+	/* qsort of an empty array may get NULL, which qsort may not (UBSan). */
+	if (g->ne)
+		qsort(g->e, g->ne, sizeof(*g->e), cmp_dname);
+	if (g->ni)
+		qsort(g->ix, g->ni, sizeof(*g->ix), cmp_dname);
 	while (i < g->ne || j < g->ni) {
 		const struct dname *a = i < g->ne ? &g->e[i] : NULL, *b = j < g->ni ? &g->ix[j] : NULL;
 		if (a && (!b || a->index < b->index)) {
