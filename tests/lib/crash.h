@@ -9,6 +9,10 @@
  *   crash_run.c    running a workload on a recording device, the write
  *                  guard, exploring every epoch, reproducer specs
  *   crash_ops.c    the op table and the pre-populated base image
+ *   crash_nsops.c  the namespace ops (rows of the op table)
+ *   crash_nspop.c  the "ns" setup: a populated namespace, no raw items
+ *   crash_dump.c   the logical dump oracle: items and the namespace
+ *   crash_fsck.c   fsck.pmcfs -n as an oracle, fsck.pmcfs -y as an op
  *
  * Why the pieces are separate: the op table grows with the library (the
  * namespace operations will be new rows), the rest should not have to.
@@ -42,12 +46,18 @@ struct crash_opctx {
 	uint64_t rng;		/* parameters come from here only: replays repeat them */
 	unsigned step;		/* transactions this op has committed so far */
 	uint64_t state;		/* kept across the steps of one op (e.g. its target) */
+	/* apply_dev ops that commit: call after each barrier (a new legal state). */
+	void (*committed)(struct crash_opctx *c);
+	void *priv;
 };
 uint64_t crash_rand(struct crash_opctx *c);
 
 enum crash_op_flags {
 	CRASH_OP_SHORT	  = 1U << 0,	/* in the exhaustive set of the short run */
 	CRASH_OP_NORANDOM = 1U << 1,	/* not drawn by random workloads */
+	CRASH_OP_RAW	  = 1U << 2,	/* leaves raw test items: fsck would flag them */
+	CRASH_OP_KEEPFS	  = 1U << 3,	/* apply_dev op on an existing fs (fsck -y) */
+	CRASH_OP_NS	  = 1U << 4,	/* in the namespace family only (runs from "ns") */
 };
 
 struct crash_op {
@@ -67,6 +77,21 @@ struct crash_op {
 extern const struct crash_op crash_ops[];
 extern const size_t crash_nops;
 const struct crash_op *crash_op_find(const char *name);
+/* Subvolume ids (not DROPPING); with writable_only, those without RDONLY. */
+size_t crash_list_subvols(struct pmcfs_fs *fs, uint64_t *ids, size_t max, bool writable_only,
+			  bool skip_root);
+
+/* The namespace ops (crash_nsops.c), rows of crash_ops[]. */
+#define CRASH_NSOP(n) int crash_op_##n(struct pmcfs_trans *tx, struct crash_opctx *c);
+CRASH_NSOP(create) CRASH_NSOP(mkdir) CRASH_NSOP(symlink) CRASH_NSOP(write)
+CRASH_NSOP(write_multi) CRASH_NSOP(write_dax) CRASH_NSOP(overwrite_shared)
+CRASH_NSOP(trunc_down) CRASH_NSOP(trunc_up) CRASH_NSOP(punch) CRASH_NSOP(unlink)
+CRASH_NSOP(unlink_open) CRASH_NSOP(rename) CRASH_NSOP(rename_dir) CRASH_NSOP(rename_over)
+CRASH_NSOP(link) CRASH_NSOP(clone) CRASH_NSOP(dedupe) CRASH_NSOP(dedupe_diff) CRASH_NSOP(xattr)
+#undef CRASH_NSOP
+/* fsck.pmcfs -y on the device image, its writes replayed in order (crash_fsck.c). */
+int crash_op_fsck_y(struct crash_opctx *c);
+int crash_ns_populate(struct pmcfs_fs *fs);
 
 /* The pre-populated base image (built once): its non-zero blocks. */
 struct crash_base {
@@ -74,7 +99,8 @@ struct crash_base {
 	uint8_t *data;
 	size_t n;
 };
-int crash_base_get(const struct crash_base **ret);
+/* ns: the populated namespace of crash_nspop.c, else the raw-item base. */
+int crash_base_get(bool ns, const struct crash_base **ret);
 
 /* ---- crash images ----------------------------------------------------------- */
 
@@ -154,6 +180,7 @@ struct crash_dump {
 	uint64_t hash;		/* 0 = no filesystem */
 	unsigned nsubvols;
 	uint64_t nitems;
+	uint64_t nfiles;	/* paths walked, snapshots counted */
 	char text[160];		/* short human summary */
 };
 /* Logical content: every subvolume (id, name, flags, ...) and its items. */
@@ -164,6 +191,7 @@ struct crash_expect {
 	struct crash_dump dump[CRASH_MAX_STATES];
 	int n;
 	bool nofs_ok;		/* "no filesystem" is a legal state */
+	bool fsck;		/* no raw test items: fsck.pmcfs -n must pass too */
 };
 
 /* Faults injected between the library and the recording device (self-test). */
@@ -185,6 +213,14 @@ struct crash_cfg {
 	int verbose;
 };
 
+/* fsck.pmcfs (crash_fsck.c): tooldir NULL disables the oracle and the op. */
+int crash_fsck_init(const char *tooldir);
+const char *crash_fsck_path(void);
+/* Whether this committed state (a key over what fsck reads) is new to the run. */
+bool crash_fsck_new_state(uint64_t key);
+int crash_fsck_check(struct crash_img *im, char *why, size_t whylen);
+extern uint64_t crash_fsck_runs, crash_fsck_dedup;
+
 /* Check one image; 0 if it passes, else -1 with why filled. */
 int crash_check_image(struct crash_img *im, const struct crash_expect *ex,
 		      const struct crash_cfg *cfg, char *why, size_t whylen);
@@ -200,11 +236,13 @@ struct crash_stats {
 	uint64_t workloads, ops, epochs, units, relevant;
 	uint64_t epochs_same;		/* identical to one explored before: skipped */
 	uint64_t generated, checked, failures, known;
+	uint64_t disputed;		/* fsck findings on legitimate states (crash_spec.c) */
 	uint64_t guard_checks;
 };
 
 struct crash_workload {
 	bool zero;			/* start from a zeroed device, not the base */
+	bool ns;			/* start from the namespace setup ("ns:") */
 	size_t nops;
 	const struct crash_op *ops[CRASH_MAX_OPS];
 	char name[CRASH_SPEC_MAX];	/* "base:ins+snap" or "base:rand1000" */
@@ -226,5 +264,7 @@ int crash_spec_parse(const char *spec, uint64_t *seed, struct crash_workload *w,
 
 /* Known library bugs: a failure they explain is counted apart (see --strict). */
 const char *crash_known_bug(const struct crash_workload *w, size_t op, const char *why);
+/* fsck findings on legitimate crash states (not library bugs): why, or NULL. */
+const char *crash_fsck_dispute(const char *why);
 
 #endif

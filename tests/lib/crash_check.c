@@ -2,7 +2,8 @@
  * Oracles for one crash image (format-notes §10):
  *  1. it opens;
  *  2. the independent audit finds nothing (structure, exact refcounts,
- *     free count) - fsck.pmcfs -n can be plugged in beside it later;
+ *     free count), and neither does fsck.pmcfs -n (crash_fsck.c), run
+ *     once per distinct committed state;
  *  3. its logical content is the state before the op in flight or one
  *     the op committed, nothing else;
  *  and, because recovery must leave a filesystem that keeps working,
@@ -18,95 +19,6 @@
 #include "crash.h"
 #include "fsaudit.h"
 #include "pmcfs_endian.h"
-
-#define DUMP_MAX_SUBVOLS 4096
-
-/* Only the logical fields: root block, level and ctime (wall clock) vary legitimately. */
-static uint64_t hash_subvol_info(const struct pmcfs_subvol_info *si, uint64_t h)
-{
-	h = crash_mix(h, si->id);
-	h = crash_mix(h, si->flags);
-	h = crash_mix(h, si->parent);
-	h = crash_mix(h, si->parent_gen);
-	h = crash_mix(h, si->create_gen);
-	h = crash_mix(h, si->next_ino);
-	return crash_hash64(si->name, strlen(si->name), h);
-}
-
-static int hash_tree(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t *h, uint64_t *nitems,
-		     uint64_t skip_type)
-{
-	struct pmcfs_iter *it;
-	struct pmcfs_ckey k;
-	const void *body;
-	uint32_t size;
-	int err = pmcfs_iter_start(fs, t, NULL, &it);
-
-	if (err)
-		return err;
-	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
-		if (k.type == skip_type)
-			continue;
-		*h = crash_mix(crash_mix(crash_mix(*h, k.objectid), k.type), k.offset);
-		*h = crash_hash64(body, size, *h);
-		(*nitems)++;
-	}
-	pmcfs_iter_free(it);
-	return err;
-}
-
-int crash_dump_fs(struct pmcfs_fs *fs, struct crash_dump *d)
-{
-	struct pmcfs_ckey start = { PMCFS_FIRST_SUBVOL, 0, 0 }, k;
-	uint64_t *ids = malloc(DUMP_MAX_SUBVOLS * sizeof(*ids)), h = 0x5eed, other = 0;
-	struct pmcfs_iter *it;
-	const void *body;
-	uint32_t size;
-	size_t n = 0, len = 0;
-	int err;
-
-	memset(d, 0, sizeof(*d));
-	if (!ids)
-		return -ENOMEM;
-	/* Collect the ids first: each subvolume is then walked with its own iterator. */
-	if ((err = pmcfs_iter_start(fs, pmcfs_fs_roottab(fs), &start, &it)))
-		goto out;
-	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0)
-		if (k.type == PMCFS_KEY_ROOT && n < DUMP_MAX_SUBVOLS)
-			ids[n++] = k.objectid;
-	pmcfs_iter_free(it);
-	if (err < 0)
-		goto out;
-	/* Other root-table items (none yet) are logical content as they stand. */
-	if ((err = hash_tree(fs, pmcfs_fs_roottab(fs), &h, &other, PMCFS_KEY_ROOT)))
-		goto out;
-	len = (size_t)snprintf(d->text, sizeof(d->text), "%zu subvols:", n);
-	for (size_t i = 0; i < n; i++) {
-		struct pmcfs_subvol_info si;
-		struct pmcfs_tree *t;
-		uint64_t items = 0;
-		if ((err = pmcfs_subvol_info(fs, ids[i], &si)))
-			goto out;
-		/* Deleted as soon as it is marked: what is left is garbage being collected. */
-		if (si.flags & PMCFS_ROOT_DROPPING)
-			continue;
-		if ((err = pmcfs_subvol_open(fs, ids[i], &t)))
-			goto out;
-		h = hash_subvol_info(&si, h);
-		if ((err = hash_tree(fs, t, &h, &items, 0x100)))
-			goto out;
-		d->nitems += items;
-		if (len < sizeof(d->text))
-			len += (size_t)snprintf(d->text + len, sizeof(d->text) - len, " %lu%s%s=%lu",
-						(unsigned long)si.id, si.name[0] ? ":" : "", si.name,
-						(unsigned long)items);
-	}
-	d->nsubvols = (unsigned)n;
-	d->hash = h | 1;	/* 0 means "no filesystem" */
-out:
-	free(ids);
-	return err;
-}
 
 /* ---- reachability, for pruning ------------------------------------------------ */
 
@@ -215,6 +127,27 @@ void crash_reach(struct crash_img *im, uint8_t *mark, const uint8_t *inflight)
 	free(seen);
 	pmcfs_fs_close(fs);
 	pmcfs_dev_close(dev);
+}
+
+/*
+ * What fsck reads of a committed state: the superblocks and commit slots
+ * (both copies) and every block the commit reaches (tree nodes and data,
+ * from the audit). Images equal in these get the same verdict.
+ */
+static uint64_t fsck_key(struct crash_img *im, const struct fsaudit *a)
+{
+	uint64_t h = 0xf5c4, replica = im->nblocks - PMCFS_RESERVED_BLOCKS;
+
+	for (uint64_t b = 0; b < im->nblocks; b++) {
+		const uint8_t *blk;
+		if (!(b < 3 || (b >= replica && b < replica + 3) || (a->refs && a->refs[b]) ||
+		      (a->reachable && a->reachable[b])))
+			continue;
+		blk = im->map[b] >= 0 ? im->copies + (size_t)im->map[b] * PMCFS_BLOCK_SIZE :
+		      im->base + b * PMCFS_BLOCK_SIZE;
+		h = crash_mix(h, crash_hash64(blk, PMCFS_BLOCK_SIZE, b));
+	}
+	return h;
 }
 
 /* ---- the checks ---------------------------------------------------------------- */
@@ -342,6 +275,8 @@ int crash_check_image(struct crash_img *im, const struct crash_expect *ex,
 	if (fsaudit_run(fs, &a))
 		ret = fail(why, whylen, "audit: %d errors, first: %s (generation %lu)", a.errors,
 			   a.first_error, (unsigned long)pmcfs_fs_commit(fs)->generation);
+	if (!ret && ex->fsck && crash_fsck_path() && crash_fsck_new_state(fsck_key(im, &a)))
+		ret = crash_fsck_check(im, why, whylen);
 	fsaudit_free(&a);
 	if (!ret && (err = crash_dump_fs(fs, &d)))
 		ret = fail(why, whylen, "dump failed: %s", pmcfs_strerror(err));

@@ -39,8 +39,8 @@ static void fill(uint8_t *buf, size_t len, uint64_t seed)
 		buf[i] = (uint8_t)crash_mix(seed, i / 8) ^ (uint8_t)i;
 }
 
-/* Subvolume ids in the root table; with writable_only, those without RDONLY. */
-static size_t list_subvols(struct pmcfs_fs *fs, uint64_t *ids, bool writable_only, bool skip_root)
+size_t crash_list_subvols(struct pmcfs_fs *fs, uint64_t *ids, size_t max, bool writable_only,
+			  bool skip_root)
 {
 	struct pmcfs_ckey start = { PMCFS_FIRST_SUBVOL, 0, 0 }, k;
 	struct pmcfs_iter *it;
@@ -50,7 +50,7 @@ static size_t list_subvols(struct pmcfs_fs *fs, uint64_t *ids, bool writable_onl
 
 	if (pmcfs_iter_start(fs, pmcfs_fs_roottab(fs), &start, &it))
 		return 0;
-	while (pmcfs_iter_next(it, &k, &body, &size) > 0 && n < MAX_LIST) {
+	while (pmcfs_iter_next(it, &k, &body, &size) > 0 && n < max) {
 		struct pmcfs_root_item ri;
 		if (k.type != PMCFS_KEY_ROOT || size < sizeof(ri))
 			continue;
@@ -71,7 +71,7 @@ static size_t list_subvols(struct pmcfs_fs *fs, uint64_t *ids, bool writable_onl
 static int pick_tree(struct crash_opctx *c, struct pmcfs_tree **t)
 {
 	uint64_t ids[MAX_LIST], id = pmcfs_fs_sb(c->fs)->root_subvol;
-	size_t n = list_subvols(c->fs, ids, true, true);
+	size_t n = crash_list_subvols(c->fs, ids, MAX_LIST, true, true);
 
 	if (n && crash_rand(c) % 4 == 0)
 		id = ids[crash_rand(c) % n];
@@ -199,7 +199,7 @@ static int op_subvol(struct pmcfs_trans *tx, struct crash_opctx *c)
 static int op_snap(struct pmcfs_trans *tx, struct crash_opctx *c)
 {
 	uint64_t ids[MAX_LIST], src = pmcfs_fs_sb(c->fs)->root_subvol, id;
-	size_t n = list_subvols(c->fs, ids, false, true);
+	size_t n = crash_list_subvols(c->fs, ids, MAX_LIST, false, true);
 	char name[32];
 	int err;
 
@@ -214,7 +214,7 @@ static int op_snap(struct pmcfs_trans *tx, struct crash_opctx *c)
 static int op_snapdel(struct pmcfs_trans *tx, struct crash_opctx *c)
 {
 	uint64_t ids[MAX_LIST];
-	size_t n = list_subvols(c->fs, ids, false, true);
+	size_t n = crash_list_subvols(c->fs, ids, MAX_LIST, false, true);
 
 	return n ? pmcfs_subvol_delete(tx, ids[crash_rand(c) % n]) : 0;
 }
@@ -233,7 +233,8 @@ static int op_snapdel_inc(struct pmcfs_trans *tx, struct crash_opctx *c)
 	int err;
 
 	if (c->step == 0) {
-		n = list_subvols(c->fs, ids, false, true);
+		c->state = 0;
+		n = crash_list_subvols(c->fs, ids, MAX_LIST, false, true);
 		if (!n)
 			return 0;
 		c->state = ids[crash_rand(c) % n];
@@ -242,6 +243,24 @@ static int op_snapdel_inc(struct pmcfs_trans *tx, struct crash_opctx *c)
 	}
 	err = pmcfs_subvol_drop_step(tx, c->state, 1, &done);
 	return err ? err : done ? CRASH_COMMIT : CRASH_MORE;
+}
+
+/*
+ * An interrupted deletion: mark DROPPING and take two steps, one per
+ * transaction, then stop. The subvolume stays DROPPING in every later
+ * state, for recovery (and fsck -y) to finish.
+ */
+static int op_snapdel_part(struct pmcfs_trans *tx, struct crash_opctx *c)
+{
+	bool done;
+	int err;
+
+	if (c->step == 0)
+		return op_snapdel_inc(tx, c);
+	if (!c->state)
+		return 0;
+	err = pmcfs_subvol_drop_step(tx, c->state, 1, &done);
+	return err ? err : done || c->step >= 2 ? CRASH_COMMIT : CRASH_MORE;
 }
 
 /* Changes that must leave no trace. */
@@ -280,18 +299,45 @@ static int op_mkfs(struct crash_opctx *c) { return do_mkfs(c, false); }
 static int op_mkfs_same(struct crash_opctx *c) { return do_mkfs(c, true); }
 
 const struct crash_op crash_ops[] = {
-	{ "ins", op_ins, NULL, CRASH_OP_SHORT, "insert one item" },
-	{ "ins-split", op_ins_split, NULL, CRASH_OP_SHORT, "insert 48 adjacent items (leaf splits)" },
-	{ "upd", op_upd, NULL, 0, "replace one item's body, up to the largest size" },
-	{ "del", op_del, NULL, 0, "delete one item" },
-	{ "del-range", op_del_range, NULL, CRASH_OP_SHORT, "delete 48 adjacent items (merges)" },
-	{ "subvol", op_subvol, NULL, 0, "create a subvolume with 8 items" },
+	{ "ins", op_ins, NULL, CRASH_OP_SHORT | CRASH_OP_RAW, "insert one item" },
+	{ "ins-split", op_ins_split, NULL, CRASH_OP_SHORT | CRASH_OP_RAW,
+	  "insert 48 adjacent items (leaf splits)" },
+	{ "upd", op_upd, NULL, CRASH_OP_RAW, "replace one item's body, up to the largest size" },
+	{ "del", op_del, NULL, CRASH_OP_RAW, "delete one item" },
+	{ "del-range", op_del_range, NULL, CRASH_OP_SHORT | CRASH_OP_RAW,
+	  "delete 48 adjacent items (merges)" },
+	{ "subvol", op_subvol, NULL, CRASH_OP_RAW, "create a subvolume with 8 items" },
 	{ "snap", op_snap, NULL, CRASH_OP_SHORT, "snapshot a subvolume, read-only or not" },
 	{ "snapdel", op_snapdel, NULL, 0, "delete a snapshot or subvolume in one transaction" },
 	{ "snapdel-inc", op_snapdel_inc, NULL, CRASH_OP_SHORT,
 	  "delete a snapshot or subvolume one subtree per transaction" },
+	{ "snapdel-part", op_snapdel_part, NULL, CRASH_OP_NS | CRASH_OP_SHORT,
+	  "start deleting a subvolume, two steps, then stop (left DROPPING)" },
 	{ "abort", op_abort, NULL, 0, "insert, delete, snapshot, then abort" },
 	{ "commit", op_commit, NULL, 0, "commit an empty transaction" },
+	{ "create", crash_op_create, NULL, CRASH_OP_NS | CRASH_OP_SHORT, "create a regular file" },
+	{ "mkdir", crash_op_mkdir, NULL, CRASH_OP_NS, "create a directory" },
+	{ "symlink", crash_op_symlink, NULL, CRASH_OP_NS, "create a symlink, short or long target" },
+	{ "write", crash_op_write, NULL, CRASH_OP_NS, "write inside one block of a file (or past its end)" },
+	{ "write-multi", crash_op_write_multi, NULL, CRASH_OP_NS, "write 2-5 blocks, unaligned" },
+	{ "write-dax", crash_op_write_dax, NULL, CRASH_OP_NS, "new huge-page file, 256 KiB on a DAX boundary" },
+	{ "overwrite-shared", crash_op_overwrite_shared, NULL, CRASH_OP_NS | CRASH_OP_SHORT,
+	  "overwrite part of a range shared by a clone" },
+	{ "trunc-down", crash_op_trunc_down, NULL, CRASH_OP_NS, "truncate a file down into a block" },
+	{ "trunc-up", crash_op_trunc_up, NULL, CRASH_OP_NS, "extend a file by truncate" },
+	{ "punch", crash_op_punch, NULL, CRASH_OP_NS, "punch a hole, partial blocks at the edges" },
+	{ "unlink", crash_op_unlink, NULL, CRASH_OP_NS, "unlink a file or symlink" },
+	{ "unlink-open", crash_op_unlink_open, NULL, CRASH_OP_NS, "unlink a file still open: an orphan" },
+	{ "rename", crash_op_rename, NULL, CRASH_OP_NS, "rename within the directory" },
+	{ "rename-dir", crash_op_rename_dir, NULL, CRASH_OP_NS, "rename into another directory" },
+	{ "rename-over", crash_op_rename_over, NULL, CRASH_OP_NS, "rename over an existing file (replacing it)" },
+	{ "link", crash_op_link, NULL, CRASH_OP_NS, "hard link a file" },
+	{ "clone", crash_op_clone, NULL, CRASH_OP_NS, "clone a file or a block range (reflink)" },
+	{ "dedupe", crash_op_dedupe, NULL, CRASH_OP_NS, "dedupe equal ranges: they become shared" },
+	{ "dedupe-diff", crash_op_dedupe_diff, NULL, CRASH_OP_NS, "dedupe differing ranges: EDIFFERS, no change" },
+	{ "xattr", crash_op_xattr, NULL, CRASH_OP_NS, "set an xattr, small or large value" },
+	{ "fsck-y", NULL, crash_op_fsck_y, CRASH_OP_KEEPFS | CRASH_OP_NS | CRASH_OP_SHORT,
+	  "fsck.pmcfs -y on the image (under strace: its writes replayed in order)" },
 	{ "mkfs", NULL, op_mkfs, CRASH_OP_SHORT | CRASH_OP_NORANDOM, "format (a new UUID)" },
 	{ "mkfs-same", NULL, op_mkfs_same, CRASH_OP_NORANDOM, "reformat keeping the UUID" },
 };
@@ -341,37 +387,51 @@ static int base_populate(struct pmcfs_dev *dev)
 	return err;
 }
 
-int crash_base_get(const struct crash_base **ret)
+static int ns_populate(struct pmcfs_dev *dev)
 {
-	static struct crash_base base;
-	static bool built;
+	struct pmcfs_fs *fs;
+	int err = pmcfs_fs_open(dev, 0, &fs);
+
+	if (err)
+		return err;
+	err = crash_ns_populate(fs);
+	pmcfs_fs_close(fs);
+	return err;
+}
+
+int crash_base_get(bool ns, const struct crash_base **ret)
+{
+	static struct crash_base bases[2];
+	static bool builts[2];
+	struct crash_base *basep = &bases[ns];
+	bool *built = &builts[ns];
 	struct pmcfs_mkfs_params p = { .mkfs_time = 1700000000 };
 	uint8_t buf[PMCFS_BLOCK_SIZE], zero[PMCFS_BLOCK_SIZE] = { 0 };
 	uint64_t nblocks = CRASH_DEV_SIZE / PMCFS_BLOCK_SIZE;
 	struct pmcfs_dev *dev;
 	int err;
 
-	*ret = &base;
-	if (built)
+	*ret = basep;
+	if (*built)
 		return 0;
 	memset(p.uuid, 0x5a, 16);
 	if ((err = pmcfs_dev_mem_open(CRASH_DEV_SIZE, &dev)))
 		return err;
 	if (!(err = pmcfs_mkfs(dev, &p, NULL)))
-		err = base_populate(dev);
-	base.blkno = malloc(nblocks * sizeof(*base.blkno));
-	base.data = malloc(nblocks * PMCFS_BLOCK_SIZE);
-	if (!err && (!base.blkno || !base.data))
+		err = ns ? ns_populate(dev) : base_populate(dev);
+	basep->blkno = malloc(nblocks * sizeof(*basep->blkno));
+	basep->data = malloc(nblocks * PMCFS_BLOCK_SIZE);
+	if (!err && (!basep->blkno || !basep->data))
 		err = -ENOMEM;
 	for (uint64_t b = 0; !err && b < nblocks; b++) {
 		if ((err = pmcfs_dev_read(dev, buf, sizeof(buf), b * PMCFS_BLOCK_SIZE)))
 			break;
 		if (!memcmp(buf, zero, sizeof(buf)))
 			continue;
-		base.blkno[base.n] = b;
-		memcpy(base.data + base.n++ * PMCFS_BLOCK_SIZE, buf, sizeof(buf));
+		basep->blkno[basep->n] = b;
+		memcpy(basep->data + basep->n++ * PMCFS_BLOCK_SIZE, buf, sizeof(buf));
 	}
 	pmcfs_dev_close(dev);
-	built = !err;
+	*built = !err;
 	return err;
 }

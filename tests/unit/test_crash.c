@@ -5,16 +5,24 @@
  * a block the durable commit reaches. See tests/README.md.
  *
  *   test_crash                 short run (make check): every sequence of up
- *                              to 3 ops from the short set, a few random
- *                              workloads
- *   test_crash --long          every sequence of up to 3 ops from the whole
- *                              table, random workloads of 1000 ops
+ *                              to 3 ops from each family's short set, a few
+ *                              random workloads
+ *   test_crash --long          every sequence of up to 3 ops from each whole
+ *                              family, random workloads of 1000 ops
+ *
+ * Two families of ops: the raw tree ops (items of a test type, from the
+ * "base" setup) and the namespace ops (from the "ns" setup); the generic
+ * ones (snapshots, commit, abort, mkfs) belong to both. Only namespace
+ * states are judged by fsck.pmcfs -n too (raw items are not a valid
+ * namespace); it is found in $TOP or beside the test's build directory.
  *   test_crash --replay SPEC   rerun one crash image, verbosely
  *   test_crash --workload W    run one workload, e.g. base:snap+ins
  *   test_crash --selftest      only check that injected faults are caught
  *   options: --fault N (inject fault N of enum crash_fault)  --seed N  --random N  --ops N  --subsets N  --no-prune
- *            --no-recover  --strict  -v  --list
+ *            --no-recover  --no-fsck  --family raw|ns  --strict  -v  --list
  */
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +52,20 @@ static void run_named(const struct crash_cfg *cfg, const char *name)
 	crash_run(cfg, &wl, NULL, &stats);
 }
 
-/* Every sequence of 1..maxlen ops from the chosen set, from the base image and,
- * for sequences that start by formatting, from a zeroed device. */
-static void run_ace(const struct crash_cfg *cfg, unsigned need_flags, unsigned maxlen,
+/*
+ * Every sequence of 1..maxlen ops of one family (ns: the namespace family
+ * from the "ns" setup, else the raw family from "base") with the flags
+ * asked for; sequences that start by formatting also from a zeroed device.
+ */
+static void run_ace(const struct crash_cfg *cfg, bool ns, unsigned need_flags, unsigned maxlen,
 		    bool dev_ops_first)
 {
 	const struct crash_op *set[64];
 	size_t n = 0, idx[3];
+	unsigned skip_flag = ns ? CRASH_OP_RAW : CRASH_OP_NS;
 
 	for (size_t i = 0; i < crash_nops && n < 64; i++)
-		if ((crash_ops[i].flags & need_flags) == need_flags)
+		if ((crash_ops[i].flags & need_flags) == need_flags && !(crash_ops[i].flags & skip_flag))
 			set[n++] = &crash_ops[i];
 	for (unsigned len = 1; len <= maxlen; len++) {
 		size_t total = 1;
@@ -65,14 +77,17 @@ static void run_ace(const struct crash_cfg *cfg, unsigned need_flags, unsigned m
 			bool skip = false;
 			for (unsigned j = 0; j < len; j++, v /= n) {
 				idx[j] = v % n;
-				skip |= j && dev_ops_first && set[idx[j]]->apply_dev;
+				skip |= j && dev_ops_first && set[idx[j]]->apply_dev &&
+					!(set[idx[j]]->flags & CRASH_OP_KEEPFS);
 			}
 			if (skip)
 				continue;
 			for (int zero = 0; zero < 2; zero++) {
-				if (zero && !set[idx[0]]->apply_dev)
+				bool formats = set[idx[0]]->apply_dev && !(set[idx[0]]->flags & CRASH_OP_KEEPFS);
+				if (zero && !formats)
 					continue;
-				off = (size_t)snprintf(name, sizeof(name), "%s:", zero ? "zero" : "base");
+				off = (size_t)snprintf(name, sizeof(name), "%s:",
+						       zero ? "zero" : ns ? "ns" : "base");
 				for (unsigned j = 0; j < len; j++)
 					off += (size_t)snprintf(name + off, sizeof(name) - off, "%s%s",
 								j ? "+" : "", set[idx[j]]->name);
@@ -82,13 +97,13 @@ static void run_ace(const struct crash_cfg *cfg, unsigned need_flags, unsigned m
 	}
 }
 
-static void run_random(const struct crash_cfg *cfg, unsigned count, unsigned nops)
+static void run_random(const struct crash_cfg *cfg, const char *setup, unsigned count, unsigned nops)
 {
 	for (unsigned i = 0; i < count; i++) {
 		struct crash_cfg c = *cfg;
 		char name[64];
 		c.seed = cfg->seed + i;
-		snprintf(name, sizeof(name), "base:rand%u", nops);
+		snprintf(name, sizeof(name), "%s:rand%u", setup, nops);
 		run_named(&c, name);
 	}
 }
@@ -145,7 +160,8 @@ static int selftest(const struct crash_cfg *cfg)
 static void usage(void)
 {
 	printf("usage: test_crash [--long] [--seed N] [--random N] [--ops N] [--subsets N]\n"
-	       "                  [--no-prune] [--no-recover] [--strict] [-v]\n"
+	       "                  [--no-prune] [--no-recover] [--no-fsck] [--family raw|ns]\n"
+	       "                  [--strict] [-v]\n"
 	       "       test_crash --replay SEED/WORKLOAD/OP/EPOCH/SUBSET [-v]\n"
 	       "       test_crash --workload SETUP:OP+OP...   (SETUP base or zero)\n"
 	       "       test_crash --selftest | --list\n");
@@ -155,7 +171,9 @@ int main(int argc, char **argv)
 {
 	struct crash_cfg cfg = { .seed = 1, .nrandom = 8, .recover_tx = true };
 	const char *replay = NULL, *workload = NULL;
-	bool lng = false, subsets_set = false, only_selftest = false;
+	bool lng = false, subsets_set = false, only_selftest = false, no_fsck = false;
+	const char *family = NULL, *top = getenv("TOP");
+	char tooldir[PATH_MAX];
 	int missed = 0;
 	unsigned nrand = 2, nops = 40;
 	double t0 = now();
@@ -188,6 +206,10 @@ int main(int argc, char **argv)
 			cfg.no_prune = true;
 		} else if (!strcmp(a, "--no-recover")) {
 			cfg.recover_tx = false;
+		} else if (!strcmp(a, "--no-fsck")) {
+			no_fsck = true;
+		} else if (!strcmp(a, "--family") && v) {
+			family = argv[++i];
 		} else if (!strcmp(a, "--strict")) {
 			cfg.strict = true;
 		} else if (!strcmp(a, "-v")) {
@@ -204,6 +226,17 @@ int main(int argc, char **argv)
 	}
 	if (lng && !subsets_set)
 		cfg.nrandom = 64;
+	/* The tools: $TOP, else the parent of this program's directory ($BUILD/tests/..). */
+	if (!top && realpath(argv[0], tooldir)) {
+		dirname(tooldir);
+		top = dirname(tooldir);
+	}
+	if (!no_fsck && crash_fsck_init(top)) {
+		printf("FAIL: no fsck.pmcfs in %s (set TOP, or --no-fsck)\n", top ? top : "?");
+		return 1;
+	}
+	if (no_fsck)
+		crash_fsck_init(NULL);
 
 	if (replay) {
 		struct crash_target t;
@@ -221,18 +254,25 @@ int main(int argc, char **argv)
 		if (only_selftest)
 			return missed ? 1 : 0;
 		/* The short run formats only first: a reformat explores thousands of images. */
-		run_ace(&cfg, lng ? 0 : CRASH_OP_SHORT, 3, !lng);
-		run_random(&cfg, nrand, nops);
+		if (!family || !strcmp(family, "raw")) {
+			run_ace(&cfg, false, lng ? 0 : CRASH_OP_SHORT, 3, !lng);
+			run_random(&cfg, "base", nrand, nops);
+		}
+		if (!family || !strcmp(family, "ns")) {
+			run_ace(&cfg, true, lng ? 0 : CRASH_OP_SHORT | CRASH_OP_NS, 3, !lng);
+			run_random(&cfg, "ns", nrand, nops);
+		}
 	}
 	printf("test_crash: %lu workloads, %lu ops, %lu epochs (+%lu identical skipped), %lu units in flight (%lu relevant), "
-	       "%lu crash images generated, %lu checked, %lu failures, %lu known-bug failures, "
-	       "%lu guarded writes, %.1fs\n",
+	       "%lu crash images generated, %lu checked, %lu failures, %lu known-bug failures, %lu fsck-disputed, "
+	       "%lu guarded writes, %lu fsck runs (%lu images with a committed state already judged), %.1fs\n",
 	       (unsigned long)stats.workloads, (unsigned long)stats.ops, (unsigned long)stats.epochs,
 	       (unsigned long)stats.epochs_same,
 	       (unsigned long)stats.units, (unsigned long)stats.relevant,
 	       (unsigned long)stats.generated, (unsigned long)stats.checked,
-	       (unsigned long)stats.failures, (unsigned long)stats.known,
-	       (unsigned long)stats.guard_checks, now() - t0);
+	       (unsigned long)stats.failures, (unsigned long)stats.known, (unsigned long)stats.disputed,
+	       (unsigned long)stats.guard_checks, (unsigned long)crash_fsck_runs,
+	       (unsigned long)crash_fsck_dedup, now() - t0);
 	if (missed)
 		printf("test_crash: the self-test missed %d injected faults\n", missed);
 	return stats.failures || missed ? 1 : 0;
