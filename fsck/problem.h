@@ -81,7 +81,7 @@ X(0x4042, NS_NEXT_INDEX,     SEV_ERROR,   PREEN_OK,   "directory next index is n
 X(0x4043, NS_NBLOCKS,        SEV_ERROR,   PREEN_OK,   "inode block count differs from its extents", "set it") \
 X(0x4044, NS_EXTENT_PAST_EOF, SEV_ERROR,  0,          "file data is mapped past the end of the file", "extend the file size") \
 X(0x4045, NS_ORPHAN_LINKED,  SEV_ERROR,   PREEN_OK,   "orphan item names an inode that still has links", "delete the orphan item") \
-X(0x4046, NS_ORPHANS,        SEV_ERROR,   PREEN_OK,   "inodes unlinked while open were not freed", "free them") \
+X(0x4046, NS_ORPHANS,        SEV_WARNING, PREEN_OK,   "inodes unlinked while open were not freed", "free them") \
 X(0x5001, ROOT_ITEM_BAD,     SEV_ERROR,   NO_DEFAULT, "root table item is malformed", "delete the subvolume entry") \
 X(0x5002, SNAP_ROOT_BAD,     SEV_ERROR,   NO_DEFAULT, "snapshot root block is unusable", "delete the snapshot entry") \
 X(0x5003, PARENT_MISSING,    SEV_ERROR,   PREEN_OK,   "parent subvolume does not exist", "mark the parent as gone") \
