@@ -29,7 +29,7 @@ not_ok() { fail=$((fail + 1)); failed+=("$1"); echo "not ok - $1"; }
 # ---- the guest run: every namespace test in one boot
 t0=$SECONDS
 st=0
-"$VM" "${LAYOUT[@]}" -t 240 ${PMEM_TESTS_ONLY:+-e "PMEM_TESTS_ONLY=$PMEM_TESTS_ONLY"} \
+"$VM" "${LAYOUT[@]}" -t 360 ${PMEM_TESTS_ONLY:+-e "PMEM_TESTS_ONLY=$PMEM_TESTS_ONLY"} \
 	${PMEM_TESTS_VERBOSE:+-e "PMEM_TESTS_VERBOSE=$PMEM_TESTS_VERBOSE"} \
 	-f tests/vm/guest-tests.sh "$BUILD" 2>"$LOG/guest.err" | tee "$LOG/guest.out" || st=${PIPESTATUS[0]}
 while IFS= read -r line; do
