@@ -55,7 +55,8 @@ echo "tree: $NF files and symlinks, $ND directories, $BYTES bytes; 4 copies (3 r
 [ "$NF" -ge "$FILES" ] || echo "note: only $NF files found under /usr"
 
 measure() {	# measure NAME CMD...: median seconds and KiB over RUNS
-	local i t=() m=() out
+	local i t=() m=() out name=$1
+	shift
 	for ((i = 0; i < RUNS; i++)); do
 		sync; echo 1 >/proc/sys/vm/drop_caches 2>/dev/null; "$@" >/dev/null 2>&1	# warm
 		/usr/bin/time -o "$WORK/tm" -f '%e %M' "$@" >/dev/null 2>&1
@@ -64,7 +65,7 @@ measure() {	# measure NAME CMD...: median seconds and KiB over RUNS
 	done
 	printf '%s\n' "${t[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p" >"$WORK/t"
 	printf '%s\n' "${m[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p" >"$WORK/m"
-	echo "$1 $(cat "$WORK/t") $(cat "$WORK/m")"
+	echo "$name $(cat "$WORK/t") $(cat "$WORK/m")"
 }
 
 # ---- pmcfs -------------------------------------------------------------------
@@ -87,6 +88,8 @@ mkfs.xfs -q -f -m reflink=1 "$X" && mount -o loop "$X" "$MNT" && cp -a "$WORK/sr
 	for c in 1 2 3; do cp -a --reflink=always "$MNT/t0" "$MNT/t$c"; done
 umount "$MNT"
 
+# Let the writeback of three freshly written 10 GiB images finish before timing.
+sync; sleep "${SETTLE:-20}"
 made_p=0 made_b=0 made_x=0
 printf '\n%-6s %-8s %10s %10s %10s %10s %10s %10s %8s %8s\n' snaps xfs_cp pmcfs_s btrfs_s xfs_s \
 	pmcfs_KiB btrfs_KiB xfs_KiB btrfs/p xfs/p
@@ -104,6 +107,6 @@ for n in $SNAPS; do
 	read -r _ bt bm < <(measure btrfs btrfs check --readonly "$B")
 	read -r _ xt xm < <(measure xfs xfs_repair -n "$X")
 	printf '%-6s %-8s %10s %10s %10s %10s %10s %10s %8.1f %8.1f\n' "$n" "$nx" "$pt" "$bt" "$xt" \
-		"$pm" "$bm" "$xm" "$(echo "$bt / $pt" | bc -l)" "$(echo "$xt / $pt" | bc -l)"
+		"$pm" "$bm" "$xm" "$(echo "$bt / ($pt + ($pt == 0) * 0.01)" | bc -l)" "$(echo "$xt / ($pt + ($pt == 0) * 0.01)" | bc -l)"
 done
 "$FSCK" -n -v "$P" | grep -E 'namespace:|files,' 
