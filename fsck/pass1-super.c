@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fsck.h"
+#include "pmcfs_probe.h"
 
 static const char *const slot_name[PMCFS_NSLOTS] = {
 	"slot A", "slot B", "slot A replica", "slot B replica",
@@ -137,6 +138,21 @@ int pass1_super(struct fsck_ctx *ctx)
 			    why_text(sc.sb_err, &sc.sb_why, why, sizeof(why)),
 			    why_text(sc.replica_err, &sc.replica_why, why2, sizeof(why2)));
 		return FSCK_ERROR;
+	}
+	/*
+	 * A pmcfs found only through its replica may be a leftover: another
+	 * mkfs (mkfs.xfs, say) rewrote the start of the device and left the
+	 * far end alone. Restoring block 0 from the replica would destroy
+	 * that filesystem, so libblkid gets the last word.
+	 */
+	if (sc.sb_err) {
+		char type[64];
+		bool found = false;
+		if (!pmcfs_probe_signature(ctx->device, type, sizeof(type), &found) && found) {
+			fix_problem(ctx, PR_FOREIGN_FS, "libblkid finds %s on %s; not touching it",
+				    type, ctx->device);
+			return FSCK_ERROR;
+		}
 	}
 	if (sc.current < 0) {
 		fix_problem(ctx, PR_NO_COMMIT, "all four slots fail their checks (%s)",

@@ -29,6 +29,7 @@ X(0x1006, NO_COMMIT,         SEV_ERROR,   FATAL,      "no valid commit record", 
 X(0x1007, FEATURE_INCOMPAT,  SEV_ERROR,   FATAL,      "unsupported incompatible features", "") \
 X(0x1008, FEATURE_RO_COMPAT, SEV_ERROR,   FATAL,      "unsupported read-only-compatible features: cannot repair", "") \
 X(0x1009, DEVICE_SHORT,      SEV_ERROR,   FATAL,      "filesystem is larger than the device", "") \
+X(0x1010, FOREIGN_FS,        SEV_ERROR,   FATAL,      "another filesystem is on the device: the pmcfs found is a stale copy", "") \
 X(0x2001, BLOCK_CRC,         SEV_ERROR,   0,          "tree block checksum mismatch", "") \
 X(0x2002, BLOCK_MAGIC,       SEV_ERROR,   0,          "tree block has the wrong magic", "") \
 X(0x2003, BLOCK_MISDIRECTED, SEV_ERROR,   0,          "tree block belongs elsewhere (uuid or block number)", "") \

@@ -293,3 +293,11 @@ load common
 @test "097-ns-orphans: /d00/n0-0 was unlinked while open (an orphan item): freed." {
 	run_case 097-ns-orphans
 }
+
+@test "098-foreign-fs: mkfs.xfs over a pmcfs image: fsck leaves the XFS alone, exit 8." {
+	run_case 098-foreign-fs
+	# Nothing was written, even by -y: the image is still byte-identical XFS.
+	cd "$BATS_TEST_TMPDIR"
+	cmp test.img xfs.orig
+	[ "$(blkid -p -o value -s TYPE test.img)" = xfs ]
+}
