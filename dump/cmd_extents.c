@@ -260,10 +260,16 @@ int cmd_cat(int argc, char **argv)
 		size_t want = st.size - off < CAT_CHUNK ? (size_t)(st.size - off) : CAT_CHUNK, got = 0;
 
 		err = pmcfs_ns_read(c.fs, c.t, ino, off, buf, want, &got);
-		if (err || got != want) {
-			corrupt("cannot read %s at %llu+%zu: %s; written as zeros", esc(argv[0]),
-				(unsigned long long)off, want, pmcfs_strerror(err ? err : -EIO));
-			memset(buf, 0, want);
+		/* Read a failed chunk again block by block: one bad block (a
+		 * media error) then costs 4 KiB of zeros, not the whole chunk. */
+		for (size_t b = 0; (err || got != want) && b < want; b += PMCFS_BLOCK_SIZE) {
+			size_t n = want - b < PMCFS_BLOCK_SIZE ? want - b : PMCFS_BLOCK_SIZE, g = 0;
+			int e = pmcfs_ns_read(c.fs, c.t, ino, off + b, (char *)buf + b, n, &g);
+			if (e || g != n) {
+				corrupt("cannot read %s at %llu+%zu: %s; written as zeros", esc(argv[0]),
+					(unsigned long long)(off + b), n, pmcfs_strerror(e ? e : -EIO));
+				memset((char *)buf + b, 0, n);
+			}
 		}
 		if (opt.json)
 			json_base64_chunk(buf, want);
