@@ -15,20 +15,6 @@
 #include "pmcfs_endian.h"
 #include "pmcfs_ns.h"
 
-static unsigned ftype_of(uint32_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG: return PMCFS_FT_REG;
-	case S_IFDIR: return PMCFS_FT_DIR;
-	case S_IFCHR: return PMCFS_FT_CHR;
-	case S_IFBLK: return PMCFS_FT_BLK;
-	case S_IFIFO: return PMCFS_FT_FIFO;
-	case S_IFSOCK: return PMCFS_FT_SOCK;
-	case S_IFLNK: return PMCFS_FT_LNK;
-	}
-	return PMCFS_FT_UNKNOWN;
-}
-
 static uint32_t nhash(const char *name, size_t len)
 {
 	return pmcfs_crc32c(0, name, len);
@@ -74,7 +60,7 @@ void p4_inode_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *b
 	uint64_t flags;
 
 	g->have_inode = true;
-	if (size != sizeof(in) || !ftype_of(pmcfs_inode_mode((const void *)body))) {
+	if (size != sizeof(in) || !pmcfs_ftype(pmcfs_inode_mode((const void *)body))) {
 		g->inode_bad = true;
 		LOCAL(sc, PR_NS_INODE_BAD, PH_ITEMS, k->objectid, k, 0, 0,
 		      "subvolume %llu: inode %llu: %u bytes, mode 0%o", (unsigned long long)sc->s->sv->id,
@@ -84,7 +70,7 @@ void p4_inode_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *b
 	}
 	memcpy(&in, body, sizeof(in));
 	g->mode = pmcfs_inode_mode(&in);
-	g->ftype = (uint8_t)ftype_of(g->mode);
+	g->ftype = (uint8_t)pmcfs_ftype(g->mode);
 	g->nlink = pmcfs_inode_nlink(&in);
 	g->size = pmcfs_inode_size(&in);
 	g->nblocks = pmcfs_inode_nblocks(&in);

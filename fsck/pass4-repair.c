@@ -27,7 +27,7 @@
 /* The filesystem of the transaction under way (p4_repair sets it). */
 static struct pmcfs_fs *rfs;
 
-#define DSZ(len) ((uint32_t)((sizeof(struct pmcfs_dirent) + (len) + 7) & ~(size_t)7))
+#define DSZ(len) pmcfs_dirent_size(len)
 
 static struct pmcfs_ckey key(uint64_t o, uint8_t t, uint64_t off)
 {
@@ -142,20 +142,6 @@ static int packed_remove(struct pmcfs_trans *tx, struct pmcfs_tree *t, const str
 	return packed_cut(tx, t, k, body, size, pos, sz);
 }
 
-static void encode(uint8_t *at, uint64_t ino, uint64_t index, unsigned type, const char *name, size_t len)
-{
-	struct pmcfs_dirent d;
-
-	memset(&d, 0, sizeof(d));
-	pmcfs_set_dirent_ino(&d, ino);
-	pmcfs_set_dirent_index(&d, index);
-	pmcfs_set_dirent_name_len(&d, (uint16_t)len);
-	pmcfs_set_dirent_type(&d, (uint8_t)type);
-	memset(at, 0, DSZ(len));
-	memcpy(at, &d, sizeof(d));
-	memcpy(at + sizeof(d), name, len);
-}
-
 /* A name's three items gone, whichever of them exist (its inode may be gone too). */
 static int remove_name(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t dir, uint64_t index)
 {
@@ -201,11 +187,11 @@ static int add_name(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t dir, 
 		return rc;
 	index = pmcfs_inode_next_index(&d);
 	ki = key(dir, PMCFS_KEY_DIR_INDEX, index);
-	encode(elem, child, index, type, name, len);
+	pmcfs_dirent_encode(elem, child, index, type, name, len);
 	if ((rc = packed_append(tx, t, &ke, elem, DSZ(len))) ||
 	    (rc = pmcfs_tree_insert(tx, t, &ki, elem, DSZ(len))))
 		return rc;
-	encode(elem, dir, index, PMCFS_FT_DIR, name, len);
+	pmcfs_dirent_encode(elem, dir, index, PMCFS_FT_DIR, name, len);
 	if ((rc = packed_append(tx, t, &kr, elem, DSZ(len))))
 		return rc;
 	pmcfs_set_inode_next_index(&d, index + 1);

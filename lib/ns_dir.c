@@ -57,9 +57,15 @@ static int dent_find(const uint8_t *body, uint32_t size, const char *name, size_
 	return -ENOENT;
 }
 
-static void dent_encode(uint8_t *at, uint64_t ino, uint64_t index, unsigned type,
-			const char *name, size_t len)
+uint32_t pmcfs_dirent_size(size_t len)
 {
+	return PMCFS_BODY_ALIGN(sizeof(struct pmcfs_dirent) + len);
+}
+
+void pmcfs_dirent_encode(void *vat, uint64_t ino, uint64_t index, unsigned type,
+			 const char *name, size_t len)
+{
+	uint8_t *at = vat;
 	struct pmcfs_dirent d;
 
 	memset(&d, 0, sizeof(d));
@@ -67,7 +73,7 @@ static void dent_encode(uint8_t *at, uint64_t ino, uint64_t index, unsigned type
 	pmcfs_set_dirent_index(&d, index);
 	pmcfs_set_dirent_name_len(&d, (uint16_t)len);
 	pmcfs_set_dirent_type(&d, (uint8_t)type);
-	memset(at, 0, ns_dirent_size(len));
+	memset(at, 0, pmcfs_dirent_size(len));
 	memcpy(at, &d, sizeof(d));
 	memcpy(at + sizeof(d), name, len);
 }
@@ -86,7 +92,7 @@ static int packed_add(struct pmcfs_trans *tx, struct pmcfs_tree *t, const struct
 		size = 0;
 	if (size > sizeof(body) || size + ns_dirent_size(len) > PACKED_MAX)
 		return -ENOSPC;		/* too many colliding names */
-	dent_encode(body + size, ino, index, type, name, len);
+	pmcfs_dirent_encode(body + size, ino, index, type, name, len);
 	return pmcfs_tree_update(tx, t, k, body, size + ns_dirent_size(len));
 }
 
@@ -249,7 +255,7 @@ static int link_add(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct ns_inod
 	pmcfs_set_inode_next_index(&din->d, index + 1);
 	pmcfs_set_inode_size(&din->d, pmcfs_inode_size(&din->d) + 1);
 	ns_touch(din, true);
-	dent_encode(body, ino, index, type, name, len);
+	pmcfs_dirent_encode(body, ino, index, type, name, len);
 	if ((err = packed_add(tx, t, &ke, ino, index, type, name, len)) ||
 	    (err = pmcfs_tree_insert(tx, t, &ki, body, ns_dirent_size(len))))
 		return err;
@@ -299,7 +305,7 @@ static int create_inode(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t d
 			uint64_t size, uint64_t *ret_ino)
 {
 	struct ns_inode din, in;
-	unsigned type = ns_ftype(a->mode);
+	unsigned type = pmcfs_ftype(a->mode);
 	bool isdir = type == PMCFS_FT_DIR;
 	int err = check_new_name(tx->fs, t, &din, dir, name, len);
 
@@ -408,7 +414,7 @@ int pmcfs_ns_link(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t ino, ui
 		return -EMLINK;
 	pmcfs_set_inode_nlink(&in.d, pmcfs_inode_nlink(&in.d) + 1);
 	ns_touch(&in, false);
-	if ((err = link_add(tx, t, &din, name, len, ino, ns_ftype(pmcfs_inode_mode(&in.d)))) ||
+	if ((err = link_add(tx, t, &din, name, len, ino, pmcfs_ftype(pmcfs_inode_mode(&in.d)))) ||
 	    (err = ns_inode_put(tx, t, &in)))
 		return err;
 	return ns_inode_put(tx, t, &din);

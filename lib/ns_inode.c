@@ -18,7 +18,7 @@ bool pmcfs_name_valid(const char *name, size_t len)
 	return !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
 }
 
-unsigned ns_ftype(uint32_t mode)
+unsigned pmcfs_ftype(uint32_t mode)
 {
 	switch (mode & S_IFMT) {
 	case S_IFREG: return PMCFS_FT_REG;
@@ -40,7 +40,7 @@ int ns_inode_get(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t ino, struct
 
 	if (err)
 		return err;
-	if (size != sizeof(ret->d) || !ns_ftype(pmcfs_inode_mode(&ret->d)))
+	if (size != sizeof(ret->d) || !pmcfs_ftype(pmcfs_inode_mode(&ret->d)))
 		return -PMCFS_ECORRUPT;
 	ret->ino = ino;
 	return 0;

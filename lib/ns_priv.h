@@ -23,7 +23,6 @@ void ns_touch(struct ns_inode *in, bool mtime);		/* ctime, and mtime if asked */
 int ns_inode_alloc(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t *ret_ino);
 /* Free an inode with no links left: its data references and every item. */
 int ns_inode_evict(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t ino);
-unsigned ns_ftype(uint32_t mode);
 
 static inline struct pmcfs_ckey ns_key(uint64_t obj, uint8_t type, uint64_t off)
 {
@@ -49,10 +48,6 @@ int ns_ext_drop(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t ino, uint
 int ns_ext_insert(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t ino, uint64_t fblk,
 		  uint64_t phys, uint64_t n, uint32_t flags);
 
-/* Packed entry walkers for DIR_ENTRY / INODE_REF / XATTR bodies. */
-static inline uint32_t ns_dirent_size(size_t name_len)
-{
-	return PMCFS_BODY_ALIGN(sizeof(struct pmcfs_dirent) + name_len);
-}
+#define ns_dirent_size pmcfs_dirent_size
 
 #endif

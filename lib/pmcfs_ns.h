@@ -30,6 +30,13 @@ struct pmcfs_stat {
 uint64_t pmcfs_name_hash(const char *name, size_t len);
 /* Is this a valid directory-entry name (see above)? */
 bool pmcfs_name_valid(const char *name, size_t len);
+/* The directory-entry type (enum pmcfs_ftype) of a mode; 0 if none. */
+unsigned pmcfs_ftype(uint32_t mode);
+/* Bytes one packed dirent with a name of len bytes takes (8-aligned). */
+uint32_t pmcfs_dirent_size(size_t len);
+/* Encode one dirent and its name at `at` (pmcfs_dirent_size(len) bytes, padding zeroed). */
+void pmcfs_dirent_encode(void *at, uint64_t ino, uint64_t index, unsigned type,
+			 const char *name, size_t len);
 
 int pmcfs_ns_stat(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t ino, struct pmcfs_stat *ret);
 int pmcfs_ns_lookup(struct pmcfs_fs *fs, struct pmcfs_tree *t, uint64_t dir,
