@@ -74,6 +74,78 @@ static int write_block(struct pmcfs_dev *dev, uint64_t blkno, const void *buf)
 	return pmcfs_dev_write(dev, buf, PMCFS_BLOCK_SIZE, blkno * PMCFS_BLOCK_SIZE);
 }
 
+static bool holds_blkno(const struct pmcfs_super_scan *sc, uint64_t blkno)
+{
+	for (int s = 0; s < PMCFS_NSLOTS; s++)
+		if (sc->slot[s].blkno == blkno)
+			return true;
+	return false;
+}
+
+/*
+ * Zero the old filesystem's commit slots (found through its own
+ * superblock, whatever geometry it had) and the new geometry's, oldest
+ * generation first with a barrier after each round. The writes of one
+ * epoch persist in any order, so zeroing everything at once could
+ * destroy the newest record while an older one survived, and the old
+ * filesystem would reopen rolled back onto blocks it had since freed
+ * and reused. Retired in order, a crash leaves it as it was or gone.
+ * Without an old filesystem (with_barriers false) there is nothing to
+ * protect and no barrier is issued.
+ */
+static int retire_old_commits(struct pmcfs_dev *dev, const struct pmcfs_sb_info *new_sb,
+			      bool with_barriers, uint8_t *zero)
+{
+	uint64_t dev_blocks = dev->size / PMCFS_BLOCK_SIZE;
+	struct pmcfs_super_scan sc;
+	int err;
+
+	if (pmcfs_super_scan(dev, &sc) == -ENOMEM)
+		return -ENOMEM;
+	memset(zero, 0, PMCFS_BLOCK_SIZE);
+	/* The new geometry's slots, where they are not the old ones, go
+	 * in the first round: the old superblock does not reach them. */
+	for (int s = 0; new_sb && s < 2; s++) {
+		uint64_t blk[2] = { new_sb->slot_blkno[s], pmcfs_slot_replica(new_sb, s) };
+		for (int i = 0; i < 2; i++)
+			if (!holds_blkno(&sc, blk[i]) && (err = write_block(dev, blk[i], zero)))
+				return err;
+	}
+	for (int round = 0;; round++) {
+		uint64_t gen = UINT64_MAX;	/* invalid slots count as generation 0 */
+		for (int s = 0; s < PMCFS_NSLOTS; s++) {
+			const struct pmcfs_slot_state *st = &sc.slot[s];
+			if (st->blkno && st->blkno < dev_blocks && (st->err ? 0 : st->ci.generation) < gen)
+				gen = st->err ? 0 : st->ci.generation;
+		}
+		if (gen == UINT64_MAX && round > 0)
+			return 0;
+		for (int s = 0; s < PMCFS_NSLOTS; s++) {
+			struct pmcfs_slot_state *st = &sc.slot[s];
+			if (st->blkno && st->blkno < dev_blocks &&
+			    (st->err ? 0 : st->ci.generation) == gen) {
+				if ((err = write_block(dev, st->blkno, zero)))
+					return err;
+				st->blkno = 0;
+			}
+		}
+		if (with_barriers && (err = pmcfs_dev_flush(dev)))
+			return err;
+	}
+}
+
+int pmcfs_mkfs_retire_old(struct pmcfs_dev *dev)
+{
+	uint8_t *block = aligned_alloc(64, PMCFS_BLOCK_SIZE);
+	int err;
+
+	if (!block)
+		return -ENOMEM;
+	err = retire_old_commits(dev, NULL, true, block);
+	free(block);
+	return err;
+}
+
 static void leaf_put_run(uint8_t *leaf, unsigned *n, uint64_t start, uint64_t len,
 			 uint32_t count, uint32_t owner)
 {
@@ -199,21 +271,15 @@ int pmcfs_mkfs(struct pmcfs_dev *dev, const struct pmcfs_mkfs_params *p, struct 
 	memcpy(tmp.sb.label, p->label, strnlen(p->label, PMCFS_LABEL_MAX));
 
 	/*
-	 * Crash safety of mkfs itself: first every commit slot is zeroed and
-	 * made durable, so an old filesystem cannot open through blocks mkfs
-	 * is about to overwrite (unless the caller found none). Generation 1 (the bootstrap) is never
-	 * written as a commit record: mkfs opens it in memory, and the
-	 * first durable commit is generation 2, written with the ordinary
-	 * protocol. A crash anywhere before that leaves no filesystem at all.
+	 * Crash safety of mkfs itself: the old filesystem's commit records
+	 * are retired before anything else is written (retire_old_commits),
+	 * so it cannot open through blocks mkfs is about to overwrite.
+	 * Generation 1 (the bootstrap) is never written as a commit record:
+	 * mkfs opens it in memory, and the first durable commit is
+	 * generation 2, through the ordinary protocol. A crash anywhere
+	 * before that leaves no filesystem at all.
 	 */
-	memset(block, 0, PMCFS_BLOCK_SIZE);
-	for (int s = 0; !err && s < 2; s++) {
-		err = write_block(dev, tmp.sb.slot_blkno[s], block);
-		if (!err)
-			err = write_block(dev, pmcfs_slot_replica(&tmp.sb, s), block);
-	}
-	if (!err && !(p->flags & PMCFS_MKFS_NO_OLD_FS))
-		err = pmcfs_dev_flush(dev);
+	err = retire_old_commits(dev, &tmp.sb, !(p->flags & PMCFS_MKFS_NO_OLD_FS), block);
 	if (!err)
 		err = write_bootstrap(&tmp, p, &ci);
 	if (!err) {

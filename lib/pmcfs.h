@@ -164,6 +164,15 @@ int pmcfs_super_scan(struct pmcfs_dev *dev, struct pmcfs_super_scan *ret);
 
 /* ---- mkfs -------------------------------------------------------------------- */
 
+/*
+ * Retire an existing filesystem's commit records, oldest generation
+ * first with a barrier after each, so that a crash leaves it either as
+ * it was or unopenable, never rolled back. pmcfs_mkfs does this itself;
+ * a caller that writes elsewhere on the device first (mkfs.pmcfs wiping
+ * stale signatures) calls it before those writes.
+ */
+int pmcfs_mkfs_retire_old(struct pmcfs_dev *dev);
+
 struct pmcfs_badrange {
 	uint64_t start;		/* blocks */
 	uint64_t len;

@@ -174,6 +174,10 @@ static int write_fs(struct mkfs_params *mp)
 
 	prepare_image(mp);
 	dev = open_target(mp);
+	/* Before the wipe, whose writes reach the old commit slots unordered. */
+	if (mp->old_pmcfs && (rc = pmcfs_mkfs_retire_old(dev)))
+		die(EXIT_OPER, "cannot retire the old filesystem on %s: %s", mp->device,
+		    pmcfs_strerror(rc));
 	wipe_signatures(mp, dev);
 	if (!mp->old_pmcfs)
 		mp->lib.flags |= PMCFS_MKFS_NO_OLD_FS;

@@ -53,6 +53,25 @@ static void run_named(const struct crash_cfg *cfg, const char *name)
 }
 
 /*
+ * Workloads that once failed in a long run, kept in the short one with
+ * the long run's subset count: a reformat over a filesystem whose commit
+ * slots were all zeroed in one epoch could reopen an older generation.
+ */
+static const char *const regressions[] = {
+	"base:mkfs", "base:snap+mkfs", "base:snap+mkfs-same+upd", "base:subvol+mkfs+ins",
+};
+
+static void run_regressions(const struct crash_cfg *cfg)
+{
+	struct crash_cfg c = *cfg;
+
+	if (c.nrandom < 64)
+		c.nrandom = 64;
+	for (size_t i = 0; i < sizeof(regressions) / sizeof(regressions[0]); i++)
+		run_named(&c, regressions[i]);
+}
+
+/*
  * Every sequence of 1..maxlen ops of one family (ns: the namespace family
  * from the "ns" setup, else the raw family from "base") with the flags
  * asked for; sequences that start by formatting also from a zeroed device.
@@ -257,6 +276,8 @@ int main(int argc, char **argv)
 		if (!family || !strcmp(family, "raw")) {
 			run_ace(&cfg, false, lng ? 0 : CRASH_OP_SHORT, 3, !lng);
 			run_random(&cfg, "base", nrand, nops);
+			if (!lng)
+				run_regressions(&cfg);
 		}
 		if (!family || !strcmp(family, "ns")) {
 			run_ace(&cfg, true, lng ? 0 : CRASH_OP_SHORT | CRASH_OP_NS, 3, !lng);
