@@ -788,7 +788,14 @@ static int rebalance(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct path *
 		if ((err = fix_underflow(tx, t, p, level)))
 			return err;
 	}
-	/* A root with a single child hands its role to the child. */
+	return btree_shrink_root(tx, t);
+}
+
+/* A root with a single child hands its role to the child. */
+int btree_shrink_root(struct pmcfs_trans *tx, struct pmcfs_tree *t)
+{
+	int err;
+
 	while (t->root.level > 0) {
 		struct pmcfs_buf *root;
 		uint64_t blk, gen;
@@ -805,6 +812,26 @@ static int rebalance(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct path *
 		t->dirty = true;
 	}
 	return 0;
+}
+
+/*
+ * For pmcfs_tree_prune: if path->b[level] is underfull and the sibling
+ * fix_underflow would pair it with reads cleanly, merge or rebalance;
+ * an unreadable sibling leaves the node underfull (legal, if slower).
+ */
+int btree_fix_underflow_if_readable(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct path *p,
+				    int level)
+{
+	struct pmcfs_buf *parent = p->b[level + 1], *sib;
+	unsigned ps = p->slot[level + 1];
+	uint64_t blk, gen;
+
+	if (!underfull(p->b[level]) || nritems(parent) < 2)
+		return 0;
+	pmcfs_node_child(parent->data, ps > 0 ? ps - 1 : ps + 1, &blk, &gen);
+	if (pmcfs_read_node(t->fs, blk, t->magic, level, gen, &sib))
+		return 0;
+	return fix_underflow(tx, t, p, level);
 }
 
 int pmcfs_tree_new_root(struct pmcfs_trans *tx, struct pmcfs_tree *t)

@@ -21,5 +21,8 @@ int btree_node_release(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t bl
 void btree_node_delete_ptr(struct pmcfs_buf *b, unsigned slot);
 unsigned btree_leaf_search(struct pmcfs_buf *b, const struct pmcfs_ckey *k, bool *found);
 unsigned btree_node_search(struct pmcfs_buf *b, const struct pmcfs_ckey *k);
+int btree_shrink_root(struct pmcfs_trans *tx, struct pmcfs_tree *t);
+int btree_fix_underflow_if_readable(struct pmcfs_trans *tx, struct pmcfs_tree *t, struct path *p,
+				    int level);
 
 #endif

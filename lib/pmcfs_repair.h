@@ -36,4 +36,28 @@ int pmcfs_space_rebuild(struct pmcfs_trans *tx, const struct pmcfs_space_info *r
  */
 int pmcfs_space_set_bad(struct pmcfs_trans *tx, uint64_t start, uint64_t len);
 
+/*
+ * Cut out of t the subtree under the unusable block blkno: the child at
+ * `level` that the descent by `key` (the key its parent's pointer holds)
+ * reaches. Every node above it must be readable; they are shadowed as
+ * for any change, the pointer is deleted, interior nodes left empty go
+ * (an emptied tree becomes an empty leaf), underfull ones merge with a
+ * readable sibling, and a root left with one child hands over. Allowed
+ * on read-only snapshots: a repair, not an item change.
+ *
+ * The block's reference count drops only if another tree still holds it:
+ * releasing the last reference would mean reading the block to release
+ * what it points to, so that is left to the caller (*ret_kept true),
+ * which must recount the space from a walk (fsck.pmcfs rebuilds the
+ * space map).
+ *
+ * -ENOENT if the descent reaches another block (a tree that does not
+ * share it), -EINVAL if blkno is t's root. pmcfs_tree_prune_probe says
+ * the same without a transaction and without changing anything.
+ */
+int pmcfs_tree_prune(struct pmcfs_trans *tx, struct pmcfs_tree *t, unsigned level,
+		     const struct pmcfs_ckey *key, uint64_t blkno, bool *ret_kept);
+int pmcfs_tree_prune_probe(struct pmcfs_tree *t, unsigned level, const struct pmcfs_ckey *key,
+			   uint64_t blkno);
+
 #endif /* PMCFS_REPAIR_H */
