@@ -387,12 +387,22 @@ int crash_op_clone(struct pmcfs_trans *tx, struct crash_opctx *c)
 			soff = 0;
 		len = (crash_rand(c) % ((size - soff) / BS + 1)) * BS;	/* 0: to the end */
 		doff = crash_rand(c) % (fsize(&x, dst) / BS + 2) * BS;
+		/* A partial EOF block may only land at or past the
+		 * destination's end (EINVAL otherwise, as on Linux): clone
+		 * whole blocks, or place the range at the end. */
+		if (size % BS && (len == 0 || soff + len == size) &&
+		    doff + (size - soff) < fsize(&x, dst)) {
+			len = (size - soff) / BS * BS;
+			if (!len)
+				doff = (fsize(&x, dst) + BS - 1) / BS * BS;
+		}
 	} else {
 		size_t nlen = new_name(&x, name, "c");
 		if ((err = pmcfs_ns_create(tx, x.t, s->dir, name, nlen, &a, &dst)))
 			return finish(&x, err);
 	}
-	return finish(&x, pmcfs_ns_clone_range(tx, x.t, s->ino, soff, x.t, dst, doff, len));
+	err = pmcfs_ns_clone_range(tx, x.t, s->ino, soff, x.t, dst, doff, len);
+	return finish(&x, err);
 }
 
 static bool same_bytes(struct ctx *x, uint64_t a, uint64_t b, uint64_t off, uint64_t len)
