@@ -52,6 +52,24 @@ struct fsck_subvol {
 	uint64_t newer_blkno, newer_gen;	/* RDONLY: first block newer than create_gen */
 };
 
+/* A damaged tree block pass 2 was told to cut out, or (level -1) an
+ * unusable extent item to delete (prune.c). */
+struct fsck_damage {
+	uint64_t tree, blkno;
+	int level;
+	struct pmcfs_ckey key;		/* its parent pointer's key: the descent to it */
+	struct pmcfs_ckey hi;		/* the next pointer's key, if has_hi */
+	bool has_hi;
+};
+
+/* Keys [lo, hi) of a tree that a cut took away (hi unbounded if !has_hi). */
+struct fsck_lost {
+	uint64_t tree;
+	struct pmcfs_ckey lo, hi;
+	bool has_hi;
+	bool reported;			/* pass 4 named the files it touched */
+};
+
 /* A referenced range that lies on bad media (pass 6 reports these). */
 struct fsck_media_hit {
 	uint64_t start, len;
@@ -90,6 +108,8 @@ struct fsck_ctx {
 	struct fsck_refs datarefs;	/* extents only: for the cross-link check */
 	struct fsck_refs smbad;		/* BADBLOCK records seen in space map leaves */
 	bool walk_incomplete;		/* a subtree outside the space map was unreadable */
+	struct fsck_damage *damage;	/* blocks to cut out, if the space map allows */
+	size_t ndamage, damage_cap;
 	bool sm_damaged;		/* the space map tree itself is damaged */
 	struct fsck_subvol *subvols;
 	size_t nsubvols;
@@ -106,6 +126,14 @@ struct fsck_ctx {
 	struct pmcfs_badrange *badv;
 	size_t nbadv;
 	bool have_badlist;
+
+	/* What cuts took away: kept across restarts, for pass 4's lost-data report. */
+	struct fsck_lost *lost;
+	size_t nlost, lost_cap;
+	struct { uint64_t tree, ino; } *lost_said;	/* "lost data" lines printed */
+	size_t nlost_said, lost_said_cap;
+	bool no_fix;			/* report findings without offering their fix */
+	bool restart_now;		/* skip the later passes: the trees changed under them */
 
 	/* Outcome. */
 	unsigned errors_fixed, errors_left, warnings;
@@ -139,6 +167,11 @@ int pass4_namespace(struct fsck_ctx *ctx);
 int pass5_snapshots(struct fsck_ctx *ctx);
 int pass6_media(struct fsck_ctx *ctx);
 void pass2_release(struct fsck_ctx *ctx);
+/* prune.c: after pass 3, cut the damaged blocks out of every tree reaching them. */
+void prune_damaged(struct fsck_ctx *ctx);
+/* Did a cut not yet reported by pass 4 take some item of inode ino from tree? */
+bool lost_inode(const struct fsck_ctx *ctx, uint64_t tree, uint64_t ino);
+void lost_reported(struct fsck_ctx *ctx, uint64_t tree);
 
 /* problem.c: report a finding; true if it is to be fixed now. */
 bool fix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, ...)

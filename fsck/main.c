@@ -318,12 +318,13 @@ int main(int argc, char **argv)
 	rc = run_pass(&ctx, &passes[0]);
 	left_after_pass1 = ctx.errors_left;
 	while (!rc && !ctx.fatal && !fsck_cancelled) {
-		for (size_t i = 1; i < NPASSES && !rc && !ctx.fatal && !fsck_cancelled; i++)
+		for (size_t i = 1; i < NPASSES && !rc && !ctx.fatal && !fsck_cancelled &&
+				   !ctx.restart_now; i++)
 			rc = run_pass(&ctx, &passes[i]);
-		if (!ctx.restart || rc || ctx.fatal || fsck_cancelled || ++ctx.restarts > 2)
+		if (!ctx.restart || rc || ctx.fatal || fsck_cancelled || ++ctx.restarts > 3)
 			break;
 		out(&ctx, "Restarting from pass 2 to recount after the repairs above\n");
-		ctx.restart = false;
+		ctx.restart = ctx.restart_now = false;
 		/* Passes 2-6 run again and find again whatever is still wrong. */
 		ctx.errors_left = left_after_pass1;
 		pass2_release(&ctx);
@@ -352,5 +353,7 @@ int main(int argc, char **argv)
 		pmcfs_dev_close(ctx.dev);
 	free(ctx.badv);
 	free(ctx.shown);
+	free(ctx.lost);
+	free(ctx.lost_said);
 	return status;
 }

@@ -52,6 +52,10 @@ struct walk {
 	bool dropping;
 	struct pmcfs_ckey drop;
 	uint64_t progress_max;
+	/* The block being checked, for a cut: its level, bound, and rootness. */
+	int cur_level;
+	const struct bound *cur_bd;
+	bool cur_root;
 };
 
 static const char *tree_name(const struct walk *w, char *buf, size_t sz)
@@ -78,7 +82,25 @@ static void damaged(struct walk *w, uint64_t blk, bool is_root)
 	}
 }
 
-/* A block-level finding: space map damage is repairable, the rest not yet. */
+/* Record blk for prune.c (once, however many trees reach it). */
+static void want_cut(struct walk *w, uint64_t blk)
+{
+	struct fsck_ctx *ctx = w->ctx;
+
+	for (size_t i = 0; i < ctx->ndamage; i++)
+		if (ctx->damage[i].blkno == blk)
+			return;
+	ctx->damage = xgrow(ctx->damage, &ctx->damage_cap, ctx->ndamage + 1, sizeof(*ctx->damage));
+	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, w->cur_level,
+							    w->cur_bd->lo, w->cur_bd->hi,
+							    w->cur_bd->has_hi };
+}
+
+/*
+ * A block-level finding. Space map damage is fixed by the rebuild; a
+ * damaged block of another tree by cutting it out (prune.c), unless it
+ * is a root: pass 5 deals with those (a snapshot's entry goes).
+ */
 static void block_problem(struct walk *w, uint32_t code, uint64_t blk, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void block_problem(struct walk *w, uint32_t code, uint64_t blk, const char *fmt, ...)
@@ -98,8 +120,31 @@ static void block_problem(struct walk *w, uint32_t code, uint64_t blk, const cha
 			w->ctx->rebuild_no++;
 		return;
 	}
-	fix_problem(w->ctx, code, "block %llu in the %s: %s", (unsigned long long)blk,
-		    tree_name(w, tn, sizeof(tn)), detail);
+	w->ctx->no_fix = w->cur_root || !w->cur_bd->has_lo;
+	if (fix_problem(w->ctx, code, "block %llu in the %s: %s", (unsigned long long)blk,
+			tree_name(w, tn, sizeof(tn)), detail) && !w->ctx->no_fix)
+		want_cut(w, blk);
+	w->ctx->no_fix = false;
+}
+
+/* An unusable extent item: deleted from every tree holding it (prune.c). */
+static void extent_problem(struct walk *w, uint32_t code, uint64_t blk, const struct pmcfs_ckey *k,
+			   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void extent_problem(struct walk *w, uint32_t code, uint64_t blk, const struct pmcfs_ckey *k,
+			   const char *fmt, ...)
+{
+	struct fsck_ctx *ctx = w->ctx;
+	char detail[256], tn[40];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (!fix_problem(ctx, code, "block %llu in the %s: %s", (unsigned long long)blk,
+			 tree_name(w, tn, sizeof(tn)), detail))
+		return;
+	ctx->damage = xgrow(ctx->damage, &ctx->damage_cap, ctx->ndamage + 1, sizeof(*ctx->damage));
+	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, -1, *k, *k, false };
 }
 
 static uint32_t verify_code(const struct pmcfs_verify_err *why)
@@ -189,6 +234,9 @@ static void revisit(struct walk *w, uint64_t blk, uint64_t ptr_gen, int level,
 {
 	const struct pmcfs_header *h = (const void *)w->rbuf;
 
+	w->cur_level = level;
+	w->cur_bd = bd;
+	w->cur_root = is_root;
 	if (bit_test(w->ctx->bad, blk)) {
 		damaged(w, blk, is_root);
 		return;
@@ -232,6 +280,9 @@ static void visit(struct walk *w, uint64_t blk, uint64_t ptr_gen, int level, uin
 
 	refs_add(w->refs, blk, 1);
 	ctx->st.tree_refs++;
+	w->cur_level = level;
+	w->cur_bd = bd;
+	w->cur_root = is_root;
 	if (bit_test(ctx->seen, blk)) {
 		revisit(w, blk, ptr_gen, level, bd, is_root);
 		return;
@@ -350,7 +401,7 @@ static void extent_item(struct walk *w, const struct pmcfs_ckey *k, const void *
 	uint64_t phys, n;
 
 	if (size != sizeof(e)) {
-		block_problem(w, PR_EXTENT_BAD, blk, "inode %llu offset %llu: %u bytes, expected %zu",
+		extent_problem(w, PR_EXTENT_BAD, blk, k, "inode %llu offset %llu: %u bytes, expected %zu",
 			      (unsigned long long)k->objectid, (unsigned long long)k->offset, size,
 			      sizeof(e));
 		return;
@@ -361,7 +412,7 @@ static void extent_item(struct walk *w, const struct pmcfs_ckey *k, const void *
 	if (!n)
 		return;
 	if (phys < ctx->sb.data_start || phys >= ctx->sb.data_end || n > ctx->sb.data_end - phys) {
-		block_problem(w, PR_EXTENT_OUTSIDE, blk,
+		extent_problem(w, PR_EXTENT_OUTSIDE, blk, k,
 			      "inode %llu offset %llu: blocks %llu-%llu, data area %llu-%llu",
 			      (unsigned long long)k->objectid, (unsigned long long)k->offset,
 			      (unsigned long long)phys, (unsigned long long)(phys + n - 1),
@@ -423,6 +474,9 @@ static void walk_tree(struct walk *w, const struct pmcfs_root_ref *root)
 	w->magic = pmcfs_tree_magic(w->tree);
 	if (root->blkno < w->ctx->sb.data_start || root->blkno >= w->ctx->sb.data_end ||
 	    root->level >= MAX_LEVEL) {
+		w->cur_level = root->level;
+		w->cur_bd = &none;
+		w->cur_root = true;
 		block_problem(w, PR_BLOCK_STRUCTURE, root->blkno, "root of the %s outside the data area",
 			      tree_name(w, tn, sizeof(tn)));
 		if (w->tree == PMCFS_SPACEMAP_TREE)
@@ -512,6 +566,9 @@ void pass2_release(struct fsck_ctx *ctx)
 	ctx->nsubvols = 0;
 	free(ctx->hits);
 	ctx->hits = NULL;
+	free(ctx->damage);
+	ctx->damage = NULL;
+	ctx->ndamage = ctx->damage_cap = 0;
 	ctx->nhits = ctx->hits_cap = 0;
 	ctx->walk_incomplete = ctx->sm_damaged = false;
 	ctx->rebuild_yes = ctx->rebuild_no = 0;

@@ -24,6 +24,8 @@
  *   pmcfs_space_rebuild() writes it in one transaction. Not while some
  *   other tree was unreadable: references below a damaged node are
  *   unknown, and a rebuild would free blocks still in use.
+ * Then: damaged blocks pass 2 was told to cut out go (prune.c), once this
+ *   pass has vouched for the space map.
  * Collects: the summary counts (blocks used, shared, extra references).
  * Frees: its sorted copies and the partition, before it returns.
  */
@@ -430,5 +432,6 @@ int pass3_refcount(struct fsck_ctx *ctx)
 	free(s);
 	free(e);
 	progress(ctx, 3, 1, 1);
+	prune_damaged(ctx);	/* now that the map is known fit to allocate from */
 	return 0;
 }

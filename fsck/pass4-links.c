@@ -107,7 +107,7 @@ static void check_names(struct lctx *lc)
 		if (l->bad)
 			continue;	/* reported in phase 1, removed with its name */
 		if (!in) {
-			p4_add_find(s, PR_NS_ENTRY_DANGLING, PH_NAMES, l->parent, NULL, l->index, 0,
+			p4_add_find(s, PR_NS_ENTRY_DANGLING, PH_NAMES, l->parent, NULL, l->index, l->child,
 				    "subvolume %llu: directory %llu index %llu names inode %llu", sid(s),
 				    (unsigned long long)l->parent, (unsigned long long)l->index,
 				    (unsigned long long)l->child);

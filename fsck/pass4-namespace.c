@@ -27,6 +27,9 @@
  *   change them, and nothing outside a snapshot depends on its namespace
  *   (its extents' references are counted by passes 2-3 whatever its
  *   names say). Clear the read-only flag to repair one.
+ * Reports: after a cut (prune.c), every file that kept its inode item but
+ *   had other items in the cut-out block, as "lost data" (the files that
+ *   lost their inode item are reported by the repair that clears them).
  * Collects: the file and directory counts of the summary.
  * Frees: everything it allocates, before returning.
  */
@@ -98,6 +101,11 @@ static bool check_subvol(struct p4_run *run, struct fsck_subvol *sv, uint64_t *f
 		p4_links(&s);
 		if (s.nfinds)
 			clean = false;
+		/* Files that kept their inode item but lost other items to a cut. */
+		for (size_t i = 0; from == PH_ITEMS && i < s.ninodes; i++)
+			if (lost_inode(ctx, sv->id, s.inodes[i].ino))
+				p4_lost_data(&s, s.inodes[i].ino);
+		lost_reported(ctx, sv->id);
 		for (ph = from; ph < PH_DONE; ph++)
 			if (run_phase(&s, ph))
 				break;

@@ -258,13 +258,57 @@ static int clear_inode(struct p4_sv *s, struct pmcfs_trans *tx, uint64_t ino)
 	return rc < 0 ? rc : 0;
 }
 
-static void lost_data(struct p4_sv *s, uint64_t ino)
+/* Once per file: a cleared inode's names dangle next, and say it again. */
+static bool first_say(struct fsck_ctx *ctx, uint64_t tree, uint64_t ino)
+{
+	for (size_t i = 0; i < ctx->nlost_said; i++)
+		if (ctx->lost_said[i].tree == tree && ctx->lost_said[i].ino == ino)
+			return false;
+	ctx->lost_said = xgrow(ctx->lost_said, &ctx->lost_said_cap, ctx->nlost_said + 1,
+			       sizeof(*ctx->lost_said));
+	ctx->lost_said[ctx->nlost_said].tree = tree;
+	ctx->lost_said[ctx->nlost_said++].ino = ino;
+	return true;
+}
+
+void p4_lost_data(struct p4_sv *s, uint64_t ino)
 {
 	char path[1024];
 
+	if (!first_say(s->ctx, s->sv->id, ino))
+		return;
 	p4_path(s->ctx, s->sv->id, ino, path, sizeof(path));
 	out(s->ctx, "lost data: subvolume %llu: %s (inode %llu)\n", (unsigned long long)s->sv->id, path,
 	    (unsigned long long)ino);
+}
+
+/* A name whose inode is gone: the file it named is lost, say which. */
+static void lost_name(struct p4_sv *s, uint64_t dir, uint64_t index, uint64_t child)
+{
+	struct pmcfs_ckey ki = key(dir, PMCFS_KEY_DIR_INDEX, index);
+	char path[1024], name[PMCFS_NAME_MAX + 1] = "?";
+	uint8_t body[BODY_MAX];
+	uint32_t size;
+
+	if (!first_say(s->ctx, s->sv->id, child))
+		return;
+	p4_path(s->ctx, s->sv->id, dir, path, sizeof(path));
+	if (!pmcfs_tree_lookup(rfs, s->t, &ki, body, sizeof(body), &size) &&
+	    size >= sizeof(struct pmcfs_dirent)) {
+		struct pmcfs_dirent d;
+		size_t len;
+		memcpy(&d, body, sizeof(d));
+		len = pmcfs_dirent_name_len(&d);
+		if (len <= PMCFS_NAME_MAX && len <= size - sizeof(d)) {
+			for (size_t i = 0; i < len; i++) {
+				char c = (char)body[sizeof(d) + i];
+				name[i] = c > 0x1f && c != 0x7f ? c : '?';
+			}
+			name[len] = 0;
+		}
+	}
+	out(s->ctx, "lost data: subvolume %llu: %s%s%s (inode %llu)\n", (unsigned long long)s->sv->id,
+	    path, strcmp(path, "/") ? "/" : "", name, (unsigned long long)child);
 }
 
 static int lost_found(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t *ret)
@@ -423,13 +467,13 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f)
 		rc = delete_item(s, tx, &f->key);
 		break;
 	case PR_NS_EXTENT_BAD:
-		lost_data(s, f->ino);
+		p4_lost_data(s, f->ino);
 		rc = pmcfs_tree_delete(tx, s->t, &f->key);
 		if (!rc && f->arg2)
 			rc = pmcfs_space_dec(tx, f->arg, f->arg2);
 		break;
 	case PR_NS_ITEM_NO_INODE: case PR_NS_INODE_BAD: case PR_NS_SYMLINK_BAD:
-		lost_data(s, f->ino);
+		p4_lost_data(s, f->ino);
 		rc = clear_inode(s, tx, f->ino);
 		break;
 	case PR_NS_ROOT_MISSING:
@@ -447,7 +491,11 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f)
 	case PR_NS_REF_NO_ENTRY:
 		rc = packed_remove(tx, s->t, &f->key, f->arg);
 		break;
-	case PR_NS_ENTRY_DANGLING: case PR_NS_DIR_MULTI_PARENT:
+	case PR_NS_ENTRY_DANGLING:
+		lost_name(s, f->ino, f->arg, f->arg2);
+		rc = remove_name(tx, s->t, f->ino, f->arg);
+		break;
+	case PR_NS_DIR_MULTI_PARENT:
 		rc = remove_name(tx, s->t, f->ino, f->arg);
 		break;
 	case PR_NS_ENTRY_TYPE:

@@ -153,6 +153,8 @@ static void grp_end(struct scan *sc)
 
 	if (!g->any)
 		return;
+	if (g->ino == PMCFS_ROOT_INO)
+		sc->root_items = true;
 	if (!g->have_inode) {
 		if (g->ino == PMCFS_ROOT_INO)
 			p4_add_find(s, PR_NS_ROOT_MISSING, PH_ITEMS, g->ino, NULL, 0, 0,
@@ -325,6 +327,11 @@ int p4_scan(struct p4_run *run, struct p4_sv *s)
 		sc.buf[l] = xmalloc(PMCFS_BLOCK_SIZE);
 	rc = visit(&sc, si.root.blkno, si.root.level);
 	grp_end(&sc);
+	/* No item of the root at all (grp_end saw none): missing all the same. */
+	if (!rc && !s->root_seen && !sc.root_items)
+		p4_add_find(s, PR_NS_ROOT_MISSING, PH_ITEMS, PMCFS_ROOT_INO, NULL, 0, 0,
+			    "subvolume %llu: none of its items is left",
+			    (unsigned long long)s->sv->id);
 	for (int l = 0; l < MAX_LEVEL; l++)
 		free(sc.buf[l]);
 	free(sc.g.e);

@@ -48,6 +48,7 @@ struct scan {
 	uint8_t *buf[MAX_LEVEL];
 	bool check;			/* this leaf is not memoized: run the local checks */
 	bool dirty;			/* a local check failed in this leaf */
+	bool root_items;		/* some item of the root directory was seen */
 };
 
 void p4_inode_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *body, uint32_t size);

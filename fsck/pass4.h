@@ -92,6 +92,8 @@ void p4_links(struct p4_sv *s);
 
 /* pass4-repair.c: apply one finding's fix; 0 or a negative code. */
 int p4_repair(struct p4_sv *s, const struct p4_find *f);
+/* "lost data: subvolume N: PATH (inode I)": the line scripts grep for. */
+void p4_lost_data(struct p4_sv *s, uint64_t ino);
 /* "/a/b" for ino in subvolume id, from INODE_REF back-references. */
 void p4_path(struct fsck_ctx *ctx, uint64_t subvol, uint64_t ino, char *buf, size_t size);
 

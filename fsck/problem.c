@@ -100,7 +100,7 @@ bool vfix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, va_list 
 	}
 	if (p->flags & FATAL)
 		ctx->fatal = true;
-	if (!p->fix[0] || (p->flags & FATAL)) {
+	if (!p->fix[0] || (p->flags & FATAL) || ctx->no_fix) {
 		if (show)
 			out(ctx, "\n");
 	} else {

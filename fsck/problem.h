@@ -30,19 +30,19 @@ X(0x1007, FEATURE_INCOMPAT,  SEV_ERROR,   FATAL,      "unsupported incompatible 
 X(0x1008, FEATURE_RO_COMPAT, SEV_ERROR,   FATAL,      "unsupported read-only-compatible features: cannot repair", "") \
 X(0x1009, DEVICE_SHORT,      SEV_ERROR,   FATAL,      "filesystem is larger than the device", "") \
 X(0x1010, FOREIGN_FS,        SEV_ERROR,   FATAL,      "another filesystem is on the device: the pmcfs found is a stale copy", "") \
-X(0x2001, BLOCK_CRC,         SEV_ERROR,   0,          "tree block checksum mismatch", "") \
-X(0x2002, BLOCK_MAGIC,       SEV_ERROR,   0,          "tree block has the wrong magic", "") \
-X(0x2003, BLOCK_MISDIRECTED, SEV_ERROR,   0,          "tree block belongs elsewhere (uuid or block number)", "") \
-X(0x2004, BLOCK_LEVEL,       SEV_ERROR,   0,          "tree block has the wrong level", "") \
-X(0x2005, BLOCK_STRUCTURE,   SEV_ERROR,   0,          "tree block structure is invalid", "") \
-X(0x2006, BLOCK_STALE,       SEV_ERROR,   0,          "tree block generation differs from its parent pointer", "") \
-X(0x2007, BLOCK_FUTURE,      SEV_ERROR,   0,          "tree block is newer than its parent or the commit", "") \
+X(0x2001, BLOCK_CRC,         SEV_ERROR,   NO_DEFAULT, "tree block checksum mismatch", "cut the subtree out of every tree") \
+X(0x2002, BLOCK_MAGIC,       SEV_ERROR,   NO_DEFAULT, "tree block has the wrong magic", "cut the subtree out of every tree") \
+X(0x2003, BLOCK_MISDIRECTED, SEV_ERROR,   NO_DEFAULT, "tree block belongs elsewhere (uuid or block number)", "cut the subtree out of every tree") \
+X(0x2004, BLOCK_LEVEL,       SEV_ERROR,   NO_DEFAULT, "tree block has the wrong level", "cut the subtree out of every tree") \
+X(0x2005, BLOCK_STRUCTURE,   SEV_ERROR,   NO_DEFAULT, "tree block structure is invalid", "cut the subtree out of every tree") \
+X(0x2006, BLOCK_STALE,       SEV_ERROR,   NO_DEFAULT, "tree block generation differs from its parent pointer", "cut the subtree out of every tree") \
+X(0x2007, BLOCK_FUTURE,      SEV_ERROR,   NO_DEFAULT, "tree block is newer than its parent or the commit", "cut the subtree out of every tree") \
 X(0x2008, BLOCK_OWNER,       SEV_ERROR,   0,          "tree block owner is implausible", "") \
-X(0x2009, KEY_RANGE,         SEV_ERROR,   0,          "keys outside the range given by the parent", "") \
+X(0x2009, KEY_RANGE,         SEV_ERROR,   NO_DEFAULT, "keys outside the range given by the parent", "cut the subtree out of every tree") \
 X(0x2010, UNDERFULL,         SEV_WARNING, 0,          "tree node less than a quarter full", "") \
-X(0x2011, BLOCK_UNREADABLE,  SEV_ERROR,   0,          "tree block cannot be read", "") \
-X(0x2012, EXTENT_BAD,        SEV_ERROR,   0,          "extent item is malformed", "") \
-X(0x2013, EXTENT_OUTSIDE,    SEV_ERROR,   0,          "extent lies outside the data area", "") \
+X(0x2011, BLOCK_UNREADABLE,  SEV_ERROR,   NO_DEFAULT, "tree block cannot be read", "cut the subtree out of every tree") \
+X(0x2012, EXTENT_BAD,        SEV_ERROR,   NO_DEFAULT, "extent item is malformed", "delete it from every tree") \
+X(0x2013, EXTENT_OUTSIDE,    SEV_ERROR,   NO_DEFAULT, "extent lies outside the data area", "delete it from every tree") \
 X(0x2014, CROSSLINK,         SEV_ERROR,   0,          "data extent overlaps a tree block", "") \
 X(0x2015, SPACEMAP_BLOCK,    SEV_ERROR,   PREEN_OK,   "space map tree block is damaged", "rebuild the space map") \
 X(0x3001, LEAKED,            SEV_ERROR,   PREEN_OK,   "leaked blocks: counted in the space map, referenced by nothing", "rebuild the space map") \

@@ -335,6 +335,8 @@ int pmcfs_subvol_create(struct pmcfs_trans *tx, const char *name, uint64_t *ret_
 enum pmcfs_snapshot_flags { PMCFS_SNAP_RDONLY = 1U << 0 };
 int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name,
 			  unsigned flags, uint64_t *ret_id);
+/* Set or clear a subvolume's read-only flag (open trees follow at once). */
+int pmcfs_subvol_set_rdonly(struct pmcfs_trans *tx, uint64_t id, bool rdonly);
 /* Drop every reference the subvolume holds, in this transaction; frees what reaches zero. */
 int pmcfs_subvol_delete(struct pmcfs_trans *tx, uint64_t id);
 /*

@@ -336,6 +336,25 @@ int pmcfs_subvol_delete_start(struct pmcfs_trans *tx, uint64_t id)
 	return write_root_item(tx, id, &ri, name);
 }
 
+int pmcfs_subvol_set_rdonly(struct pmcfs_trans *tx, uint64_t id, bool rdonly)
+{
+	struct pmcfs_root_item ri;
+	char name[PMCFS_NAME_MAX + 1];
+	struct pmcfs_tree *t;
+	uint64_t flags;
+	int err;
+
+	if ((err = pmcfs_subvol_open(tx->fs, id, &t)) || (err = flush_root(tx, t)) ||
+	    (err = read_root_item(tx->fs, id, &ri, name)))
+		return err;
+	flags = pmcfs_root_item_flags(&ri) & ~(uint64_t)PMCFS_ROOT_RDONLY;
+	pmcfs_set_root_item_flags(&ri, flags | (rdonly ? PMCFS_ROOT_RDONLY : 0));
+	if ((err = write_root_item(tx, id, &ri, name)))
+		return err;
+	t->rdonly = rdonly;
+	return 0;
+}
+
 int pmcfs_subvol_drop_step(struct pmcfs_trans *tx, uint64_t id, unsigned budget, bool *ret_done)
 {
 	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Cutting damaged tree blocks out (the fix of P2.001-P2.007, P2.009,
+ * P2.011), and deleting unusable extent items (P2.012, P2.013).
+ *
+ * Pass 2 records each damaged non-root block the user agreed to cut, with
+ * the key its parent's pointer holds. Here, at the end of pass 3 - once
+ * the space map has been compared with the references, so that new
+ * blocks can be placed safely (the map is not damaged and under-counts
+ * nothing) - every tree whose descent by that key reaches the block loses
+ * it, all in one transaction (pmcfs_tree_prune; the block itself is never
+ * read, so snapshots sharing it lose it too; a read-only one loses its
+ * read-only flag, saying so, since it no longer is what it was taken
+ * as and pass 4 must mend it). What the block pointed to,
+ * and its last reference, are left counted on purpose: the restart's
+ * pass 3 finds them leaked and rebuilds the space map, and pass 4 mends
+ * the namespace around the hole and names every file whose items were
+ * in it (lost_key).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "fsck.h"
+#include "pmcfs_endian.h"
+#include "pmcfs_repair.h"
+
+static void key_text(const struct pmcfs_ckey *k, char *buf, size_t size)
+{
+	snprintf(buf, size, "(%llu,%u,%llu)", (unsigned long long)k->objectid, k->type,
+		 (unsigned long long)k->offset);
+}
+
+static void tree_text(const struct fsck_ctx *ctx, uint64_t tree, char *buf, size_t size)
+{
+	if (tree == PMCFS_ROOTTAB_TREE) {
+		snprintf(buf, size, "the root table");
+		return;
+	}
+	for (size_t i = 0; i < ctx->nsubvols; i++)
+		if (ctx->subvols[i].id == tree) {
+			snprintf(buf, size, "subvolume %llu \"%s\"", (unsigned long long)tree,
+				 ctx->subvols[i].name);
+			return;
+		}
+	snprintf(buf, size, "subvolume %llu", (unsigned long long)tree);
+}
+
+/* Cut d out of t if t reaches it; an error only when a started cut failed. */
+static int cut(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t tree,
+	       const struct fsck_damage *d, size_t *cuts)
+{
+	char tn[300], lo[64], hi[64];
+	bool kept;
+	int rc;
+
+	/* Another block, the root itself, or an unreadable node on the way:
+	 * this tree does not reach it by this key (nothing is changed). */
+	if (pmcfs_tree_prune_probe(t, (unsigned)d->level, &d->key, d->blkno))
+		return 0;
+	if ((rc = pmcfs_tree_prune(tx, t, (unsigned)d->level, &d->key, d->blkno, &kept)))
+		return rc;
+	(*cuts)++;
+	ctx->lost = xgrow(ctx->lost, &ctx->lost_cap, ctx->nlost + 1, sizeof(*ctx->lost));
+	ctx->lost[ctx->nlost++] = (struct fsck_lost){ tree, d->key, d->hi, d->has_hi, false };
+	tree_text(ctx, tree, tn, sizeof(tn));
+	key_text(&d->key, lo, sizeof(lo));
+	if (d->has_hi)
+		key_text(&d->hi, hi, sizeof(hi));
+	out(ctx, "cut out of %s: block %llu and everything under it, keys %s to %s\n", tn,
+	    (unsigned long long)d->blkno, lo, d->has_hi ? hi : "the end");
+	return 0;
+}
+
+/* Pass 2's verdict on an extent item, again (another tree's item at the key may be sound). */
+static bool extent_unusable(const struct fsck_ctx *ctx, const uint8_t *body, uint32_t size)
+{
+	struct pmcfs_extent e;
+	uint64_t phys, n;
+
+	if (size != sizeof(e))
+		return true;
+	memcpy(&e, body, sizeof(e));
+	phys = pmcfs_extent_phys(&e);
+	n = pmcfs_extent_nblocks(&e);
+	return n && (phys < ctx->sb.data_start || phys >= ctx->sb.data_end ||
+		     n > ctx->sb.data_end - phys);
+}
+
+static bool holds_bad_extent(struct fsck_ctx *ctx, struct pmcfs_tree *t, const struct fsck_damage *d)
+{
+	uint8_t body[PMCFS_MAX_ITEM_BODY];
+	uint32_t size;
+
+	return !pmcfs_tree_lookup(ctx->fs, t, &d->key, body, sizeof(body), &size) &&
+	       extent_unusable(ctx, body, size);
+}
+
+/* Delete the unusable extent item d->key from t if t holds it. */
+static int drop_extent(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct pmcfs_tree *t,
+		       uint64_t tree, const struct fsck_damage *d, size_t *cuts)
+{
+	char tn[300];
+	int rc;
+
+	if (!holds_bad_extent(ctx, t, d))
+		return 0;
+	if ((rc = pmcfs_tree_delete(tx, t, &d->key)))
+		return rc;
+	(*cuts)++;
+	ctx->lost = xgrow(ctx->lost, &ctx->lost_cap, ctx->nlost + 1, sizeof(*ctx->lost));
+	ctx->lost[ctx->nlost] = (struct fsck_lost){ tree, d->key, d->key, true, false };
+	ctx->lost[ctx->nlost++].hi.offset++;
+	tree_text(ctx, tree, tn, sizeof(tn));
+	out(ctx, "deleted from %s: the extent item of inode %llu at offset %llu\n", tn,
+	    (unsigned long long)d->key.objectid, (unsigned long long)d->key.offset);
+	return 0;
+}
+
+void prune_damaged(struct fsck_ctx *ctx)
+{
+	size_t cuts = 0, lost_before = ctx->nlost;
+	struct pmcfs_trans *tx;
+	int rc = 0;
+
+	if (!ctx->ndamage || fsck_cancelled)
+		return;
+	if (ctx->sm_damaged || ctx->space_risky) {
+		out(ctx, "damaged blocks not cut out: the space map is damaged or under-counts, so "
+			 "new blocks cannot be placed safely\n");
+		fix_failed(ctx, (unsigned)ctx->ndamage);
+		return;
+	}
+	if (repair_begin(ctx, &tx)) {
+		fix_failed(ctx, (unsigned)ctx->ndamage);
+		return;
+	}
+	for (size_t i = 0; !rc && i < ctx->ndamage; i++) {
+		const struct fsck_damage *d = &ctx->damage[i];
+		if (d->tree == PMCFS_ROOTTAB_TREE) {
+			rc = cut(ctx, tx, pmcfs_fs_roottab(ctx->fs), d->tree, d, &cuts);
+			continue;
+		}
+		for (size_t j = 0; !rc && j < ctx->nsubvols; j++) {
+			struct fsck_subvol *sv = &ctx->subvols[j];
+			struct pmcfs_tree *t;
+			size_t before = cuts;
+			if (!sv->usable || sv->root_bad || pmcfs_subvol_open(ctx->fs, sv->id, &t))
+				continue;
+			/* Deleting an item is an item change: a read-only snapshot's
+			 * flag must go first (a cut is not: its flag goes after). */
+			if (d->level < 0 && (sv->flags & PMCFS_ROOT_RDONLY) && holds_bad_extent(ctx, t, d))
+				rc = pmcfs_subvol_set_rdonly(tx, sv->id, false);
+			if (!rc)
+				rc = d->level < 0 ? drop_extent(ctx, tx, t, sv->id, d, &cuts) :
+						    cut(ctx, tx, t, sv->id, d, &cuts);
+			if (rc || cuts == before || !(sv->flags & PMCFS_ROOT_RDONLY))
+				continue;
+			/* A changed snapshot is no longer the image it was taken as, and
+			 * pass 4 must be free to mend its namespace around the hole. */
+			if (d->level < 0 || !(rc = pmcfs_subvol_set_rdonly(tx, sv->id, false))) {
+				sv->flags &= ~(uint64_t)PMCFS_ROOT_RDONLY;
+				out(ctx, "subvolume %llu \"%s\" is no longer read-only: a repair changed it\n",
+				    (unsigned long long)sv->id, sv->name);
+			}
+		}
+	}
+	if (rc) {
+		error("cannot cut damaged blocks out on %s: %s", ctx->device, pmcfs_strerror(rc));
+		pmcfs_trans_abort(tx);
+	} else {
+		rc = repair_commit(ctx, tx, "commit the cuts");
+	}
+	if (rc) {
+		ctx->nlost = lost_before;
+		fix_failed(ctx, (unsigned)ctx->ndamage);
+		return;
+	}
+	verbose(ctx, "%zu cuts for %zu damaged blocks\n", cuts, ctx->ndamage);
+	ctx->restart = ctx->restart_now = true;
+}
+
+bool lost_inode(const struct fsck_ctx *ctx, uint64_t tree, uint64_t ino)
+{
+	const struct pmcfs_ckey first = { ino, 0, 0 }, last = { ino, UINT8_MAX, UINT64_MAX };
+
+	for (size_t i = 0; i < ctx->nlost; i++) {
+		const struct fsck_lost *l = &ctx->lost[i];
+		if (l->tree == tree && !l->reported && pmcfs_key_cmp(&last, &l->lo) >= 0 &&
+		    (!l->has_hi || pmcfs_key_cmp(&first, &l->hi) < 0))
+			return true;
+	}
+	return false;
+}
+
+void lost_reported(struct fsck_ctx *ctx, uint64_t tree)
+{
+	for (size_t i = 0; i < ctx->nlost; i++)
+		if (ctx->lost[i].tree == tree)
+			ctx->lost[i].reported = true;
+}
