@@ -271,27 +271,31 @@ static bool first_say(struct fsck_ctx *ctx, uint64_t tree, uint64_t ino)
 	return true;
 }
 
+static void name_path(struct p4_sv *s, uint64_t dir, uint64_t index, char *buf, size_t bufsize);
+
 void p4_lost_data(struct p4_sv *s, uint64_t ino)
 {
-	char path[1024];
+	char path[1400];
 
 	if (!first_say(s->ctx, s->sv->id, ino))
 		return;
 	p4_path(s->ctx, s->sv->id, ino, path, sizeof(path));
+	/* No back-reference left: a name in a directory may still say where it was. */
+	for (size_t i = 0; path[0] == '<' && i < s->nlinks; i++)
+		if (s->links[i].child == ino && !s->links[i].bad)
+			name_path(s, s->links[i].parent, s->links[i].index, path, sizeof(path));
 	out(s->ctx, "lost data: subvolume %llu: %s (inode %llu)\n", (unsigned long long)s->sv->id, path,
 	    (unsigned long long)ino);
 }
 
-/* A name whose inode is gone: the file it named is lost, say which. */
-static void lost_name(struct p4_sv *s, uint64_t dir, uint64_t index, uint64_t child)
+/* "DIRPATH/NAME" for the name at index in dir. */
+static void name_path(struct p4_sv *s, uint64_t dir, uint64_t index, char *buf, size_t bufsize)
 {
 	struct pmcfs_ckey ki = key(dir, PMCFS_KEY_DIR_INDEX, index);
 	char path[1024], name[PMCFS_NAME_MAX + 1] = "?";
 	uint8_t body[BODY_MAX];
 	uint32_t size;
 
-	if (!first_say(s->ctx, s->sv->id, child))
-		return;
 	p4_path(s->ctx, s->sv->id, dir, path, sizeof(path));
 	if (!pmcfs_tree_lookup(rfs, s->t, &ki, body, sizeof(body), &size) &&
 	    size >= sizeof(struct pmcfs_dirent)) {
@@ -307,8 +311,19 @@ static void lost_name(struct p4_sv *s, uint64_t dir, uint64_t index, uint64_t ch
 			name[len] = 0;
 		}
 	}
-	out(s->ctx, "lost data: subvolume %llu: %s%s%s (inode %llu)\n", (unsigned long long)s->sv->id,
-	    path, strcmp(path, "/") ? "/" : "", name, (unsigned long long)child);
+	snprintf(buf, bufsize, "%s%s%s", path, strcmp(path, "/") ? "/" : "", name);
+}
+
+/* A name whose inode is gone: the file it named is lost, say which. */
+static void lost_name(struct p4_sv *s, uint64_t dir, uint64_t index, uint64_t child)
+{
+	char path[1400];
+
+	if (!first_say(s->ctx, s->sv->id, child))
+		return;
+	name_path(s, dir, index, path, sizeof(path));
+	out(s->ctx, "lost data: subvolume %llu: %s (inode %llu)\n", (unsigned long long)s->sv->id,
+	    path, (unsigned long long)child);
 }
 
 static int lost_found(struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t *ret)

@@ -94,6 +94,10 @@ load common
 	run_case 022-spacemap-block
 }
 
+@test "023-cut-shared: A leaf shared by the live tree and all three snapshots (one read-only)" {
+	run_case 023-cut-shared
+}
+
 @test "030-leaked: An extent becomes a hole (0 blocks): its data blocks are counted but" {
 	run_case 030-leaked
 }

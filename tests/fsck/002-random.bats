@@ -3,17 +3,22 @@
 # records, nodes of every tree) of an aged image, many copies. fsck must
 # never crash or hang, never call a corrupted image clean, and after -y a
 # second -n is clean unless -y itself said errors were left (4) or it
-# could not go on (8). FSCK_RANDOM_COPIES sets the count (default 60).
+# could not go on (8), which only damage to a root block may cause (any
+# other tree block is cut out). FSCK_RANDOM_COPIES sets the count (default
+# 60), FSCK_RANDOM_SEED the seed; the outcome counts go to the TAP output.
 
 load common
 
 @test "random byte flips in metadata blocks" {
 	local n=${FSCK_RANDOM_COPIES:-60} i blk off val st sty blocks seed=${FSCK_RANDOM_SEED:-4242}
+	local clean=0 fixed=0 left=0 roots
 	cd "$BATS_TEST_TMPDIR"
 	aged
 	cp test.img aged.img
 	mapfile -t blocks < <({ echo 0; echo 1; echo 2; echo $REPLICA; echo $((REPLICA + 1))
 		for t in roottab spacemap 256 257 258 259; do "$POKE" test.img blocks $t | cut -d' ' -f1; done; } | sort -un)
+	# Only a root block is beyond repair (a non-root one is cut out).
+	roots=" $(for t in roottab 256 257 258 259; do tree_root $t; done | tr '\n' ' ')"
 	RANDOM=$seed
 	for ((i = 0; i < n; i++)); do
 		cp aged.img test.img
@@ -41,5 +46,11 @@ load common
 		if [ $((sty & 12)) -ne 0 ] && [ "$st" -eq 0 ]; then
 			echo "copy $i: block $blk byte $off: -y left errors (exit $sty), then -n clean"; cat y.out n2.out; return 1
 		fi
+		case $sty in 0) clean=$((clean + 1)) ;; 1) fixed=$((fixed + 1)) ;; *) left=$((left + 1))
+			echo "# copy $i: block $blk byte $off: -y exit $sty: $(grep -m1 -E '^P[0-9.]+ error' y.out)" >&3
+			[[ "$roots" == *" $blk "* ]] || [ "$blk" -le 2 ] || [ "$blk" -ge "$REPLICA" ] ||
+				{ echo "copy $i: block $blk (not a root) byte $off: -y left errors"; cat y.out; return 1; } ;;
+		esac
 	done
+	echo "# $n copies: $fixed repaired, $clean called clean by -y (warnings), $left left with errors" >&3
 }
