@@ -297,7 +297,7 @@ static void name_path(struct p4_sv *s, uint64_t dir, uint64_t index, char *buf, 
 	uint32_t size;
 
 	p4_path(s->ctx, s->sv->id, dir, path, sizeof(path));
-	if (!pmcfs_tree_lookup(rfs, s->t, &ki, body, sizeof(body), &size) &&
+	if (!pmcfs_tree_lookup(s->ctx->fs, s->t, &ki, body, sizeof(body), &size) &&
 	    size >= sizeof(struct pmcfs_dirent)) {
 		struct pmcfs_dirent d;
 		size_t len;
