@@ -1,7 +1,11 @@
 #!/usr/bin/env bats
 # The fsck corruption corpus: one directory per problem code, each with a
 # script that builds and corrupts an image, and the golden output of
-# "fsck -fy" (expect.1) and of the "fsck -fn" after it (expect.2).
+# "fsck -fy" (expect.1) and of the "fsck -fn" after it (expect.2). Each
+# case also runs "fsck -p" on a copy of the corrupted image: with only
+# PREEN_OK findings it must fix them all (a clean -n after), otherwise it
+# must stop for a human (exit 4, UNEXPECTED INCONSISTENCY) and leave every
+# finding -p may not fix for -y (check_preen in common.bash).
 # PMCFS_UPDATE_GOLDEN=1 rewrites the golden files (then review the diff).
 
 load common

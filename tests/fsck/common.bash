@@ -9,6 +9,7 @@ POP=$TOOLS/fsck-populate
 NS=$TOOLS/fsck-ns
 UUID=6f0b9a7e-2c1d-4e5f-8a9b-0c1d2e3f4a5b
 FILTER=$BATS_TEST_DIRNAME/filter.sed
+TOP_SRC=$BATS_TEST_DIRNAME/../..
 REPLICA=15872		# superblock replica of a 64 MiB image
 
 fresh() {	# a 64 MiB image with a fixed uuid
@@ -65,6 +66,38 @@ check_sums() {
 	done
 }
 
+# Is every error code in the -n output $1 one that -p may fix?
+preen_ok_only() {
+	local code hex
+	for code in $(grep -oE '^P[0-9]\.[0-9]{3} error' <<<"$1" | cut -d' ' -f1 | sort -u); do
+		hex="0x${code:1:1}${code:3:3}"
+		grep -qE "^X\($hex, +[A-Z_]+, +SEV_[A-Z]+, +[A-Z_ |]*PREEN_OK" "$TOP_SRC/fsck/problem.h" || return 1
+	done
+}
+
+# -p on the corrupted image (pre.img): with only PREEN_OK errors it fixes
+# them all (exit 0 or 1) and a second -n is clean; otherwise it stops for
+# a human (exit 4, "UNEXPECTED INCONSISTENCY") and, having fixed at most
+# the PREEN_OK ones, leaves every other finding for -y (still reported).
+check_preen() {
+	local n_out=$1 st=0 st2=0 code
+	$INSTRUMENT "$FSCK" -p pre.img >p.out 2>&1 || st=$?
+	[ "$st" -lt 128 ] || { echo "-p crashed (exit $st)"; cat p.out; return 1; }
+	if preen_ok_only "$n_out"; then
+		[ "$st" -le 1 ] || { echo "-p: exit $st with only PREEN_OK findings"; cat p.out; return 1; }
+		$INSTRUMENT "$FSCK" -fn pre.img >p2.out 2>&1 || st2=$?
+		[ "$st2" -eq 0 ] || { echo "-n after -p: exit $st2"; cat p.out p2.out; return 1; }
+	else
+		[ $((st & 4)) -ne 0 ] && grep -q "UNEXPECTED INCONSISTENCY" p.out ||
+			{ echo "-p: exit $st, no stop for a human"; cat p.out; return 1; }
+		$INSTRUMENT "$FSCK" -fn pre.img >p2.out 2>&1 || st2=$?
+		for code in $(grep -oE '^P[0-9]\.[0-9]{3} error' <<<"$n_out" | cut -d' ' -f1 | sort -u); do
+			preen_ok_only "$code error" || grep -q "^$code " p2.out ||
+				{ echo "-p fixed $code, which needs a human"; cat p.out p2.out; return 1; }
+		done
+	fi
+}
+
 # run_case DIR: build the image with DIR/script, then check the three runs.
 run_case() {
 	local dir=$BATS_TEST_DIRNAME/$1 code exit_n=4 out
@@ -77,6 +110,7 @@ run_case() {
 	[ -n "${SUMS_SKIP+x}" ] || SUMS_SKIP=
 	out=$(run_fsck -n ${FSCK_ARGS:-} test.img)
 	grep -q "^Exit status is $exit_n\$" <<<"$out" || { echo "-n: $out"; return 1; }
+	cp test.img pre.img
 	run_fsck -fy ${FSCK_ARGS:-} test.img >out.1
 	cp fsck.out fsck.y.out
 	# Reported by -n (or, for refusals that only -y meets, by -y).
@@ -92,6 +126,7 @@ run_case() {
 	fi
 	diff -u "$dir/expect.1" out.1
 	diff -u "$dir/expect.2" out.2
+	[ "$exit_n" -ne 4 ] || [ -n "${FSCK_ARGS:-}" ] || check_preen "$out"
 }
 ino() { "$NS" test.img ino 256 "$1"; }	# ino PATH -> inode number in subvolume 256
 index() { "$NS" test.img index 256 "$1" "$2"; }	# index DIR NAME -> NAME's DIR_INDEX offset
