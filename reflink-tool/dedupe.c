@@ -72,6 +72,32 @@ static bool dedupe_one(struct rl_file *src, uint64_t soff, struct rl_file *dst,
 	return true;
 }
 
+/*
+ * The kernel compares both sides of a chunk through the page cache and
+ * reads what is missing there one page at a time. scan hashes with
+ * O_DIRECT, so nothing is there: on the bench its dedupe phase took 1 to
+ * 4 s that way and 0.4 to 0.7 s with this. Ask for the chunk at c (the
+ * source, then destinations while RL_READAHEAD_BYTES lasts) in large
+ * reads, before it is needed.
+ */
+static void read_ahead(struct rl_file *src, uint64_t soff, struct rl_file **dsts,
+		       const uint64_t *offsets, const bool *dropped, unsigned int n,
+		       uint64_t c, uint64_t clen)
+{
+	uint64_t budget = RL_READAHEAD_BYTES;
+	unsigned int i;
+
+	if (!rl_ops->readahead)
+		return;
+	rl_ops->readahead(src, soff + c, clen);
+	for (i = 0; i < n && budget > clen; i++) {
+		if (dropped[i])
+			continue;
+		rl_ops->readahead(dsts[i], offsets[i] + c, clen);
+		budget -= clen;
+	}
+}
+
 void rl_dedupe(struct rl_file *src, uint64_t soff, uint64_t len,
 	       struct rl_file **dsts, const uint64_t *offsets, unsigned int n,
 	       struct rl_dedupe_result *results)
@@ -87,6 +113,12 @@ void rl_dedupe(struct rl_file *src, uint64_t soff, uint64_t len,
 	memset(results, 0, n * sizeof(*results));
 	for (c = 0; c < len; c += maxlen) {
 		uint64_t clen = len - c < maxlen ? len - c : maxlen;
+
+		if (c == 0)
+			read_ahead(src, soff, dsts, offsets, dropped, n, c, clen);
+		if (len - c > maxlen)	/* read while this one is compared */
+			read_ahead(src, soff, dsts, offsets, dropped, n, c + maxlen,
+				   len - c - maxlen < maxlen ? len - c - maxlen : maxlen);
 
 		for (next = 0; next < n; ) {
 			int err;

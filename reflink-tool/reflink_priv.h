@@ -122,6 +122,8 @@ struct rl_backend_ops {
 	int (*reopen_rw)(struct rl_file *f);
 	void (*close)(struct rl_file *f);
 	int (*pread)(struct rl_file *f, void *buf, size_t len, uint64_t off, size_t *ret_len);
+	/* Optional hint: start reading [off, off+len) into the cache, no wait. */
+	void (*readahead)(struct rl_file *f, uint64_t off, uint64_t len);
 	int (*clone_file)(struct rl_file *src, struct rl_file *dst);
 	int (*clone_range)(struct rl_file *src, uint64_t soff, struct rl_file *dst,
 			   uint64_t doff, uint64_t len);
@@ -188,7 +190,10 @@ struct rl_dedupe_result {
  * Dedupe [soff, soff+len) of src into every dests[i] at offsets[i],
  * splitting into chunks the backend accepts, batching destinations and
  * continuing after short dedupes. results[i] is filled per destination.
+ * Each chunk, and the next one while it is compared, is asked for with
+ * the backend's readahead, at most RL_READAHEAD_BYTES a chunk.
  */
+#define RL_READAHEAD_BYTES (64ULL << 20)
 void rl_dedupe(struct rl_file *src, uint64_t soff, uint64_t len,
 	       struct rl_file **dsts, const uint64_t *offsets, unsigned int n,
 	       struct rl_dedupe_result *results);
