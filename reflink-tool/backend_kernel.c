@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/fiemap.h>
@@ -38,6 +39,26 @@ static int inherited_fd(const char *path)
 	if (*end || n < 0 || n > 1 << 20)
 		return -1;
 	return (int)n;
+}
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451	/* Linux 6.5; one number on every architecture */
+#endif
+struct rl_cachestat_range { uint64_t off, len; };
+struct rl_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/* Is half the file or more in the page cache? No where cachestat(2) is missing. */
+static bool mostly_cached(int fd, uint64_t size)
+{
+	struct rl_cachestat_range r = { 0, size };
+	struct rl_cachestat cs;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!size || page <= 0 || syscall(__NR_cachestat, fd, &r, &cs, 0) < 0)
+		return false;
+	return cs.nr_cache * (uint64_t)page * 2 >= size;
 }
 
 static int kopen(const char *path, int how, struct rl_file **ret)
@@ -78,7 +99,33 @@ static int kopen(const char *path, int how, struct rl_file **ret)
 	}
 	mode = fcntl(fd, F_GETFL);
 	f->writable = mode >= 0 && (mode & O_ACCMODE) != O_RDONLY;
+	/*
+	 * Set on the open file rather than passed to open(): the kernel
+	 * makes the same check either way (EINVAL where the filesystem has
+	 * no O_DIRECT), and the open above stays as it is. Never on an
+	 * inherited descriptor, whose flags its owner shares, and not for a
+	 * file already in the page cache, which O_DIRECT would read again.
+	 */
+	if ((how & RL_OPEN_DIRECT) && inh < 0 && mode >= 0 && !f->writable &&
+	    !mostly_cached(fd, (uint64_t)f->st.st_size)) {
+		if (fcntl(fd, F_SETFL, mode | O_DIRECT) == 0)
+			f->direct = true;
+		else
+			f->direct_err = -errno;
+	}
 	*ret = f;
+	return 0;
+}
+
+/* The filesystem refused an O_DIRECT read: the page cache from now on. */
+static int drop_direct(struct rl_file *f, int why)
+{
+	int mode = fcntl(f->fd, F_GETFL);
+
+	if (mode < 0 || fcntl(f->fd, F_SETFL, mode & ~O_DIRECT) < 0)
+		return -errno;
+	f->direct = false;
+	f->direct_err = why;
 	return 0;
 }
 
@@ -115,13 +162,25 @@ static int kpread(struct rl_file *f, void *buf, size_t len, uint64_t off, size_t
 		ssize_t n = pread(f->fd, (char *)buf + done, len - done, off + done);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			int err = -errno;
+
+			if (err == -EINTR)
 				continue;
-			return -errno;
+			if (err == -EINVAL && f->direct) {
+				err = drop_direct(f, err);
+				if (!err)
+					continue;	/* the same request, buffered */
+			}
+			return err;
 		}
 		if (n == 0)
 			break;
 		done += n;
+		/* Short at an unaligned offset: that is EOF. Asking again
+		 * from there, a filesystem that checks alignment before EOF
+		 * would refuse the read (XFS returns 0). */
+		if (f->direct && done < len && (off + done) % RL_DIRECT_ALIGN)
+			break;
 	}
 	*ret_len = done;
 	return 0;

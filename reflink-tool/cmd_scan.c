@@ -27,8 +27,9 @@ const struct rl_option cmd_scan_options[] = {
 	{ "min-size", OPT_MIN_SIZE, 1, "N", "skip files smaller than N bytes (default 4K)" },
 	{ "block-size", OPT_BLOCK_SIZE, 1, "N", "hash and dedupe in N-byte blocks (default 128K)" },
 	{ "hashfile", OPT_HASHFILE, 1, "FILE", "keep block hashes in FILE between runs" },
-	{ "threads", OPT_THREADS, 1, "N", "hash with N threads (default: CPUs, at most 16)" },
+	{ "threads", OPT_THREADS, 1, "N", "hash with N threads (default: CPUs, 2 to 16)" },
 	{ "follow", OPT_FOLLOW, 0, NULL, "follow symbolic links that stay inside the given paths" },
+	{ "verbose", 'v', 0, NULL, "name the files read through the page cache because O_DIRECT was refused" },
 	RL_OPT_JSON_ENTRY,
 	RL_OPT_HELP_ENTRY,
 	RL_OPT_END
@@ -114,6 +115,7 @@ static void report(struct scan *s, struct rl_walk *w, double secs)
 		rl_json_u64(js, "files", s->nfiles);
 		rl_json_u64(js, "bytes_scanned", s->bytes_scanned);
 		rl_json_u64(js, "bytes_read", atomic_load(&s->bytes_read));
+		rl_json_u64(js, "bytes_read_direct", atomic_load(&s->bytes_read_direct));
 		rl_json_u64(js, "files_from_hashfile", s->files_cached);
 		rl_json_u64(js, "duplicate_bytes", s->dup_bytes);
 		rl_json_u64(js, "already_shared_bytes", s->shared_bytes);
@@ -169,11 +171,17 @@ int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t v;
 	double t0 = now_seconds(), t1, t2;
+	const char *env;
 	bool dry_run = false;
 	size_t i;
 	int c, ret;
 
-	s.threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned int)cpus;
+	/* At least 2 even on one CPU: with O_DIRECT nothing reads ahead, so
+	 * a second request in flight is what keeps the device busy. */
+	s.threads = cpus < 2 ? 2 : cpus > 16 ? 16 : (unsigned int)cpus;
+	/* Documented in pmcfs-reflink(8): the page cache for every file. */
+	env = getenv("PMCFS_REFLINK_NO_DIRECT");
+	s.direct = !env || !*env || !strcmp(env, "0");
 	while ((c = rl_getopt(cmd, argc, argv)) != -1) {
 		switch (c) {
 		case 'r': s.recursive = true; break;
@@ -195,6 +203,7 @@ int cmd_scan(const struct rl_cmd *cmd, int argc, char **argv)
 			s.threads = (unsigned int)v;
 			break;
 		case OPT_FOLLOW: s.follow = true; break;
+		case 'v': s.verbose = true; break;
 		case OPT_JSON: if (!s.js) s.js = rl_json_new(stdout); break;
 		}
 	}

@@ -85,12 +85,30 @@ enum rl_open_how {
 	RL_OPEN_DEDUPE_DST,	/* read-only first; the driver reopens rw on EPERM */
 	RL_OPEN_HOW_MASK = 0xff,
 	RL_OPEN_NOFOLLOW = 0x100,	/* or'ed in: refuse a symlink */
+	RL_OPEN_DIRECT = 0x200,		/* or'ed in with RL_OPEN_READ: see rl_file.direct */
 };
+
+/*
+ * Reads of a file opened RL_OPEN_DIRECT: the buffer aligned to a page,
+ * offsets and lengths to the largest logical block size Linux allows.
+ */
+#define RL_DIRECT_MEM_ALIGN 4096
+#define RL_DIRECT_ALIGN 65536
 
 struct rl_file {
 	char *path;		/* for messages */
 	int fd;			/* kernel backend */
 	bool writable;
+	/*
+	 * RL_OPEN_DIRECT: reads bypass the page cache (O_DIRECT). The buffer
+	 * must then be RL_DIRECT_MEM_ALIGN-aligned and each read's offset
+	 * and length multiples of RL_DIRECT_ALIGN; a read may run past EOF
+	 * and comes back short there. When the filesystem refuses O_DIRECT
+	 * (at open or at a read), direct is cleared, direct_err says why, and
+	 * reads use the page cache.
+	 */
+	bool direct;
+	int direct_err;
 	struct stat st;
 	void *priv;		/* other backends */
 };

@@ -39,7 +39,8 @@ struct scan {
 	/* options */
 	uint64_t block_size, min_size;
 	unsigned int threads;
-	bool dedupe, recursive, follow, progress;
+	bool dedupe, recursive, follow, progress, verbose;
+	bool direct;			/* read with O_DIRECT where the filesystem allows */
 	const char *hashfile;
 	struct rl_json *js;
 
@@ -50,6 +51,7 @@ struct scan {
 	uint64_t bytes_scanned;		/* sum of the file sizes */
 	uint64_t skipped_small;
 	atomic_uint_fast64_t bytes_read;	/* hashed this run */
+	atomic_uint_fast64_t bytes_read_direct;	/* of which read with O_DIRECT */
 	atomic_uint_fast64_t files_done;
 	uint64_t files_cached;
 	uint64_t dup_bytes;		/* duplicate and not yet shared */
