@@ -60,6 +60,7 @@ struct fsck_damage {
 	struct pmcfs_ckey key;		/* its parent pointer's key: the descent to it */
 	struct pmcfs_ckey hi;		/* the next pointer's key, if has_hi */
 	bool has_hi;
+	bool salvage;			/* a sound leaf with keys out of place: keep those in range */
 };
 
 /* Keys [lo, hi) of a tree that a cut took away (hi unbounded if !has_hi). */

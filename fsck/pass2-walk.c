@@ -93,7 +93,7 @@ static void want_cut(struct walk *w, uint64_t blk)
 	ctx->damage = xgrow(ctx->damage, &ctx->damage_cap, ctx->ndamage + 1, sizeof(*ctx->damage));
 	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, w->cur_level,
 							    w->cur_bd->lo, w->cur_bd->hi,
-							    w->cur_bd->has_hi };
+							    w->cur_bd->has_hi, false };
 }
 
 /*
@@ -144,7 +144,7 @@ static void extent_problem(struct walk *w, uint32_t code, uint64_t blk, const st
 			 tree_name(w, tn, sizeof(tn)), detail))
 		return;
 	ctx->damage = xgrow(ctx->damage, &ctx->damage_cap, ctx->ndamage + 1, sizeof(*ctx->damage));
-	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, -1, *k, *k, false };
+	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, -1, *k, *k, false, false };
 }
 
 static uint32_t verify_code(const struct pmcfs_verify_err *why)
@@ -189,10 +189,14 @@ static void key_range(struct walk *w, const uint8_t *buf, uint64_t blk, const st
 	pmcfs_node_key(buf, n - 1, &last);
 	if ((bd->has_lo && pmcfs_key_cmp(&first, &bd->lo) < 0) ||
 	    (bd->has_hi && pmcfs_key_cmp(&last, &bd->hi) >= 0)) {
+		size_t before = w->ctx->ndamage;
 		block_problem(w, PR_KEY_RANGE, blk, "keys (%llu,%u,%llu)..(%llu,%u,%llu)",
 			      (unsigned long long)first.objectid, first.type,
 			      (unsigned long long)first.offset, (unsigned long long)last.objectid,
 			      last.type, (unsigned long long)last.offset);
+		/* A sound leaf: the cut can keep the items that are in place. */
+		if (w->ctx->ndamage > before && pmcfs_node_level(buf) == 0)
+			w->ctx->damage[w->ctx->ndamage - 1].salvage = true;
 		/* Items out of place are lost to lookups: pass 4 leaves this tree alone. */
 		if (w->sv)
 			w->sv->damaged = true;

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "fsck.h"
 #include "pmcfs_endian.h"
@@ -45,29 +46,78 @@ static void tree_text(const struct fsck_ctx *ctx, uint64_t tree, char *buf, size
 	snprintf(buf, size, "subvolume %llu", (unsigned long long)tree);
 }
 
+static void add_lost(struct fsck_ctx *ctx, uint64_t tree, const struct pmcfs_ckey *lo,
+		     const struct pmcfs_ckey *hi, bool has_hi)
+{
+	ctx->lost = xgrow(ctx->lost, &ctx->lost_cap, ctx->nlost + 1, sizeof(*ctx->lost));
+	ctx->lost[ctx->nlost++] = (struct fsck_lost){ tree, *lo, *hi, has_hi, false };
+}
+
+static bool in_range(const struct fsck_damage *d, const struct pmcfs_ckey *k)
+{
+	return pmcfs_key_cmp(k, &d->key) >= 0 && (!d->has_hi || pmcfs_key_cmp(k, &d->hi) < 0);
+}
+
+/*
+ * Put back the items of the sound leaf buf that lie in its range (a
+ * KEY_RANGE cut); the others are lost, each recorded for pass 4.
+ */
+static int salvage(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t tree,
+		   const struct fsck_damage *d, const uint8_t *buf, unsigned *kept)
+{
+	*kept = 0;
+	for (unsigned i = 0; i < pmcfs_node_nritems(buf); i++) {
+		struct pmcfs_ckey k, k1;
+		uint32_t size;
+		const void *body = pmcfs_leaf_body(buf, i, &size);
+		int rc;
+		pmcfs_node_key(buf, i, &k);
+		if (in_range(d, &k)) {
+			if ((rc = pmcfs_tree_insert(tx, t, &k, body, size)) && rc != -EEXIST)
+				return rc;
+			*kept += !rc;
+			continue;
+		}
+		k1 = k;
+		k1.offset++;
+		add_lost(ctx, tree, &k, &k1, k1.offset != 0);
+	}
+	return 0;
+}
+
 /* Cut d out of t if t reaches it; an error only when a started cut failed. */
 static int cut(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t tree,
-	       const struct fsck_damage *d, size_t *cuts)
+	       const struct fsck_damage *d, const uint8_t *buf, size_t *cuts)
 {
 	char tn[300], lo[64], hi[64];
-	bool kept;
+	unsigned kept = 0;
+	bool last;
 	int rc;
 
 	/* Another block, the root itself, or an unreadable node on the way:
 	 * this tree does not reach it by this key (nothing is changed). */
 	if (pmcfs_tree_prune_probe(t, (unsigned)d->level, &d->key, d->blkno))
 		return 0;
-	if ((rc = pmcfs_tree_prune(tx, t, (unsigned)d->level, &d->key, d->blkno, &kept)))
+	if ((rc = pmcfs_tree_prune(tx, t, (unsigned)d->level, &d->key, d->blkno, &last)))
 		return rc;
 	(*cuts)++;
-	ctx->lost = xgrow(ctx->lost, &ctx->lost_cap, ctx->nlost + 1, sizeof(*ctx->lost));
-	ctx->lost[ctx->nlost++] = (struct fsck_lost){ tree, d->key, d->hi, d->has_hi, false };
+	if (buf) {
+		if ((rc = salvage(ctx, tx, t, tree, d, buf, &kept)))
+			return rc;
+	} else {
+		add_lost(ctx, tree, &d->key, &d->hi, d->has_hi);
+	}
 	tree_text(ctx, tree, tn, sizeof(tn));
 	key_text(&d->key, lo, sizeof(lo));
 	if (d->has_hi)
 		key_text(&d->hi, hi, sizeof(hi));
-	out(ctx, "cut out of %s: block %llu and everything under it, keys %s to %s\n", tn,
-	    (unsigned long long)d->blkno, lo, d->has_hi ? hi : "the end");
+	if (buf)
+		out(ctx, "cut out of %s: block %llu, keys %s to %s, and put back %u of its %u items "
+			 "(the others lie outside that range)\n", tn, (unsigned long long)d->blkno, lo,
+		    d->has_hi ? hi : "the end", kept, pmcfs_node_nritems(buf));
+	else
+		out(ctx, "cut out of %s: block %llu and everything under it, keys %s to %s\n", tn,
+		    (unsigned long long)d->blkno, lo, d->has_hi ? hi : "the end");
 	return 0;
 }
 
@@ -107,13 +157,44 @@ static int drop_extent(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct pmcf
 	if ((rc = pmcfs_tree_delete(tx, t, &d->key)))
 		return rc;
 	(*cuts)++;
-	ctx->lost = xgrow(ctx->lost, &ctx->lost_cap, ctx->nlost + 1, sizeof(*ctx->lost));
-	ctx->lost[ctx->nlost] = (struct fsck_lost){ tree, d->key, d->key, true, false };
-	ctx->lost[ctx->nlost++].hi.offset++;
+	{
+		struct pmcfs_ckey k1 = d->key;
+		k1.offset++;
+		add_lost(ctx, tree, &d->key, &k1, k1.offset != 0);
+	}
 	tree_text(ctx, tree, tn, sizeof(tn));
 	out(ctx, "deleted from %s: the extent item of inode %llu at offset %llu\n", tn,
 	    (unsigned long long)d->key.objectid, (unsigned long long)d->key.offset);
 	return 0;
+}
+
+/* Apply d to one subvolume, if its tree holds the damage. */
+static int fix_in_subvol(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct fsck_subvol *sv,
+			 const struct fsck_damage *d, const uint8_t *buf, size_t *cuts)
+{
+	size_t before = *cuts;
+	struct pmcfs_tree *t;
+	bool holds;
+	int rc = 0;
+
+	if (!sv->usable || sv->root_bad || pmcfs_subvol_open(ctx->fs, sv->id, &t))
+		return 0;
+	holds = d->level < 0 ? holds_bad_extent(ctx, t, d) :
+		!pmcfs_tree_prune_probe(t, (unsigned)d->level, &d->key, d->blkno);
+	if (!holds)
+		return 0;
+	/* A changed snapshot is no longer the image it was taken as, and pass 4
+	 * must be free to mend its namespace. Item changes (a deleted extent,
+	 * salvaged items) need the flag gone first. */
+	if ((sv->flags & PMCFS_ROOT_RDONLY)) {
+		if ((rc = pmcfs_subvol_set_rdonly(tx, sv->id, false)))
+			return rc;
+		sv->flags &= ~(uint64_t)PMCFS_ROOT_RDONLY;
+		out(ctx, "subvolume %llu \"%s\" is no longer read-only: a repair changes it\n",
+		    (unsigned long long)sv->id, sv->name);
+	}
+	rc = d->level < 0 ? drop_extent(ctx, tx, t, sv->id, d, cuts) : cut(ctx, tx, t, sv->id, d, buf, cuts);
+	return rc || *cuts > before ? rc : -PMCFS_ECORRUPT;	/* it held it a moment ago */
 }
 
 void prune_damaged(struct fsck_ctx *ctx)
@@ -136,33 +217,17 @@ void prune_damaged(struct fsck_ctx *ctx)
 	}
 	for (size_t i = 0; !rc && i < ctx->ndamage; i++) {
 		const struct fsck_damage *d = &ctx->damage[i];
-		if (d->tree == PMCFS_ROOTTAB_TREE) {
-			rc = cut(ctx, tx, pmcfs_fs_roottab(ctx->fs), d->tree, d, &cuts);
-			continue;
+		uint8_t *buf = NULL;
+		if (d->salvage && (buf = xmalloc(PMCFS_BLOCK_SIZE)) &&
+		    pmcfs_block_read(ctx->fs, d->blkno, buf)) {
+			free(buf);
+			buf = NULL;
 		}
-		for (size_t j = 0; !rc && j < ctx->nsubvols; j++) {
-			struct fsck_subvol *sv = &ctx->subvols[j];
-			struct pmcfs_tree *t;
-			size_t before = cuts;
-			if (!sv->usable || sv->root_bad || pmcfs_subvol_open(ctx->fs, sv->id, &t))
-				continue;
-			/* Deleting an item is an item change: a read-only snapshot's
-			 * flag must go first (a cut is not: its flag goes after). */
-			if (d->level < 0 && (sv->flags & PMCFS_ROOT_RDONLY) && holds_bad_extent(ctx, t, d))
-				rc = pmcfs_subvol_set_rdonly(tx, sv->id, false);
-			if (!rc)
-				rc = d->level < 0 ? drop_extent(ctx, tx, t, sv->id, d, &cuts) :
-						    cut(ctx, tx, t, sv->id, d, &cuts);
-			if (rc || cuts == before || !(sv->flags & PMCFS_ROOT_RDONLY))
-				continue;
-			/* A changed snapshot is no longer the image it was taken as, and
-			 * pass 4 must be free to mend its namespace around the hole. */
-			if (d->level < 0 || !(rc = pmcfs_subvol_set_rdonly(tx, sv->id, false))) {
-				sv->flags &= ~(uint64_t)PMCFS_ROOT_RDONLY;
-				out(ctx, "subvolume %llu \"%s\" is no longer read-only: a repair changed it\n",
-				    (unsigned long long)sv->id, sv->name);
-			}
-		}
+		if (d->tree == PMCFS_ROOTTAB_TREE)
+			rc = cut(ctx, tx, pmcfs_fs_roottab(ctx->fs), d->tree, d, buf, &cuts);
+		for (size_t j = 0; !rc && d->tree != PMCFS_ROOTTAB_TREE && j < ctx->nsubvols; j++)
+			rc = fix_in_subvol(ctx, tx, &ctx->subvols[j], d, buf, &cuts);
+		free(buf);
 	}
 	if (rc) {
 		error("cannot cut damaged blocks out on %s: %s", ctx->device, pmcfs_strerror(rc));
