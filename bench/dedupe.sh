@@ -4,7 +4,8 @@
 # of reclaimable data.
 #
 #   bench/dedupe.sh [BUILD_DIR]        as root; env: SIZE_MB (2048), RUNS (3),
-#                                      WORK (/var/tmp/pmcfs-bench-dedupe)
+#                                      WORK (/var/tmp/pmcfs-bench-dedupe),
+#                                      BEFORE (another pmcfs-reflink to compare)
 #
 # Dataset: files of 64 MiB made of 128 KiB blocks; DUP_PCT % of the blocks
 # are drawn from a pool of 1024 blocks (block-level duplicates at aligned
@@ -16,7 +17,10 @@
 # plain (unshared) copy of the dataset, with cold caches: a first run that
 # also writes its hashfile, then a second run with the hashfile. Freed
 # space is measured with df. Times are medians; peak RSS is from
-# /usr/bin/time -v.
+# /usr/bin/time -v. The tools take turns within each run, so a change
+# of load hits them alike; a last table pairs their first runs.
+# BEFORE=/path/to/pmcfs-reflink adds that binary as pmcfs-reflink-before
+# (say, a build of the previous commit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -126,6 +130,12 @@ CMD2[duperemove]="duperemove -dr -q --hashfile=$HF.dr $MNT/d"
 CMD1[duperemove-block]="duperemove -dr -q --lookup-extents=no --hashfile=$HF.drb $MNT/d"
 CMD2[duperemove-block]="duperemove -dr -q --lookup-extents=no --hashfile=$HF.drb $MNT/d"
 TOOLS="pmcfs-reflink duperemove duperemove-block"
+if [ -n "${BEFORE:-}" ]; then
+	[ -x "$BEFORE" ] || { echo "dedupe.sh: BEFORE=$BEFORE is not executable" >&2; exit 2; }
+	CMD1[pmcfs-reflink-before]="$BEFORE scan -r -d --hashfile $HF.before $MNT/d"
+	CMD2[pmcfs-reflink-before]="$BEFORE scan -r -d --hashfile $HF.before $MNT/d"
+	TOOLS="pmcfs-reflink-before $TOOLS"
+fi
 
 rm -f "$WORK"/*.times "$WORK"/*.freed
 for run in $(seq "$RUNS"); do
@@ -159,4 +169,16 @@ for t in $TOOLS; do
 	freed=$(median <"$WORK/$t.freed")
 	awk -v t="$t" -v s1="$s1" -v s2="$s2" -v f="$freed" -v r="$RECLAIM" -v tot="$TOTAL" -v rss="$rss" 'BEGIN {
 		printf "| %s | %.2f | %.2f | %.2f | %.0f | %.1f%% | %.0f |\n", t, s1, tot / 1e9 / s1, s2, f / 1048576, 100 * f / r, rss / 1024 }'
+done
+
+# The first runs side by side: each row had the same load.
+printf '\n| run |'
+for t in $TOOLS; do printf ' %s |' "$t"; done
+printf '\n| ---: |'
+for t in $TOOLS; do printf ' ---: |'; done
+printf '\n'
+for run in $(seq "$RUNS"); do
+	printf '| %d |' "$run"
+	for t in $TOOLS; do printf ' %.2f |' "$(sed -n "${run}p" "$WORK/$t.1.times" | cut -d' ' -f1)"; done
+	printf '\n'
 done
