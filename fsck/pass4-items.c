@@ -150,6 +150,11 @@ void p4_dir_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *bod
 			dirent_bad(sc, k, "packed entries do not decode");
 			return;
 		}
+		/* The directory's next index must lie above every index. */
+		if (e.index == UINT64_MAX) {
+			dirent_bad(sc, k, "index 18446744073709551615 leaves no next index");
+			return;
+		}
 		name_check(sc, k, &e, &bad);
 		if (k->type == PMCFS_KEY_DIR_ENTRY && !bad && sc->check &&
 		    pmcfs_name_hash(e.name, e.len) != k->offset) {

@@ -281,9 +281,14 @@ void p4_lost_data(struct p4_sv *s, uint64_t ino)
 		return;
 	p4_path(s->ctx, s->sv->id, ino, path, sizeof(path));
 	/* No back-reference left: a name in a directory may still say where it was. */
-	for (size_t i = 0; path[0] == '<' && i < s->nlinks; i++)
-		if (s->links[i].child == ino && !s->links[i].bad)
-			name_path(s, s->links[i].parent, s->links[i].index, path, sizeof(path));
+	for (size_t i = 0; path[0] == '<' && i < s->nlinks; i++) {
+		char named[sizeof(path)];
+		if (s->links[i].child != ino || s->links[i].bad)
+			continue;
+		name_path(s, s->links[i].parent, s->links[i].index, named, sizeof(named));
+		if (named[0] != '<')
+			memcpy(path, named, sizeof(path));
+	}
 	out(s->ctx, "lost data: subvolume %llu: %s (inode %llu)\n", (unsigned long long)s->sv->id, path,
 	    (unsigned long long)ino);
 }

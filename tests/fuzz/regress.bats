@@ -63,3 +63,7 @@ regress() {
 @test "fuzz regression 003: primary rewritten from a replica label with bytes after a NUL" {
 	regress 003-label-after-nul-primary.patch
 }
+
+@test "fuzz regression 004: a directory index of 2^64-1 leaves no next index" {
+	regress 004-dir-index-max.patch
+}
