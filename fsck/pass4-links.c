@@ -257,9 +257,14 @@ static void counts(struct lctx *lc)
 				    "subvolume %llu: inode %llu: link count %u, should be %llu", sid(s),
 				    (unsigned long long)in->ino, in->nlink, (unsigned long long)want);
 	}
-	/* Orphan items of inodes already gone count too: finishing drops them. */
+	/*
+	 * Orphan items of inodes already gone count too: finishing drops them.
+	 * A read-only snapshot that holds orphans (taken by a writer that did
+	 * not finish them in the copy) keeps them: they are unreachable, cost
+	 * only space, and go with the snapshot; freeing them would change it.
+	 */
 	finish = s->norphans - linked;
-	if (finish)
+	if (finish && !s->rdonly)
 		p4_add_find(s, PR_NS_ORPHANS, PH_COUNTS, 0, NULL, finish, 0,
 			    "subvolume %llu: %llu inodes unlinked while open", sid(s),
 			    (unsigned long long)finish);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "fs_priv.h"
+#include "pmcfs_ns.h"
 
 static int read_root_item(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_root_item *ri,
 			  char *name)
@@ -268,7 +269,14 @@ int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name
 		return err;
 	if ((err = tree_new(fs, id, &st->root, st->next_ino, &t)))
 		return err;
-	root_item_init(&ri, &st->root, tx->gen, name);
+	/*
+	 * Inodes unlinked while open are open only in the source: in the copy
+	 * nothing holds them, and a read-only copy could never free them (as
+	 * btrfs's create_snapshot runs orphan cleanup on the new root).
+	 */
+	if ((err = pmcfs_ns_orphans_finish(tx, t, NULL)))
+		return err;
+	root_item_init(&ri, &t->root, tx->gen, name);
 	pmcfs_set_root_item_next_ino(&ri, st->next_ino);
 	pmcfs_set_root_item_parent(&ri, src);
 	pmcfs_set_root_item_parent_gen(&ri, st->root.gen);

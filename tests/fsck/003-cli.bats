@@ -23,6 +23,30 @@ setup() { cd "$BATS_TEST_TMPDIR"; }
 	[[ $output == *"0 files, 1 directories"* ]]
 }
 
+@test "a read-only snapshot keeps the orphans it holds: not reported, not changed" {
+	aged
+	local sub
+	sub=$("$DUMP" snapshots test.img | awk '$2 == 256 && $3 == "-" { print $1; exit }')
+	[[ -n $sub ]]
+	"$NS" test.img unlink-open "$sub" /d00/n0-0
+	"$NS" test.img rdonly "$sub" 1
+	# As a writer that snapshots without finishing orphans leaves it: taken now.
+	local b o
+	read -r b o < <(rootitem "$sub")
+	"$POKE" test.img w64 "$b" $((o + 40)) "$("$POKE" test.img r64 "$b" $((o + 8)))"
+	run -0 "$FSCK" -n test.img
+	[[ $output != *P4.046* ]]
+	local before
+	before=$(md5sum <test.img)
+	run -0 "$FSCK" -y test.img
+	[[ $(md5sum <test.img) == "$before" ]]
+	# Writable again, the same orphan is finished as usual.
+	"$NS" test.img rdonly "$sub" 0
+	run -0 "$FSCK" -n test.img
+	[[ $output == *"P4.046 warning"*"subvolume $sub: 1 inodes"* ]]
+	run -1 "$FSCK" -y test.img
+}
+
 @test "operational errors exit 8" {
 	run -8 "$FSCK" -n missing.img
 	[[ $output == "fsck.pmcfs: cannot open missing.img: "* ]]

@@ -234,8 +234,16 @@ int crash_op_fsck_y(struct crash_opctx *c)
 	crash_fsck_runs++;
 	/* 0 clean, 1 corrected: anything else on a state the library committed is a failure. */
 	if (rc != 0 && rc != 1) {
+		char keep[] = "/tmp/crash-fsck-y-input.XXXXXX";
+		int kfd = mkstemp(keep);
+
 		printf("fsck-y: exit %d: %s\n", rc, line_with(out, "error", line, sizeof(line)) ?
 		       line : out);
+		/* Keep fsck's input so the failure can be rerun outside the harness. */
+		if (kfd >= 0 && !pwrite_all(kfd, img, CRASH_DEV_SIZE, 0))
+			printf("fsck-y: its input image is kept at %s\n", keep);
+		if (kfd >= 0)
+			close(kfd);
 		err = -PMCFS_ECORRUPT;
 		goto out;
 	}

@@ -24,6 +24,7 @@
  *   fsck-ns IMG unlink-raw SUB DIR NAME      remove a name's three items and fix
  *                                            DIR's size (and nlink): the inode stays
  *   fsck-ns IMG unlink-open SUB PATH         unlink, keeping the inode as an orphan
+ *   fsck-ns IMG rdonly SUB 0|1               clear or set a subvolume's read-only flag
  *   fsck-ns IMG sums SUB                     "INO SIZE CRC" of every regular file
  *                                            reachable from the root, by inode
  * OFF may be "hash:NAME" (the name's hash, for DIR_ENTRY and XATTR keys).
@@ -389,6 +390,9 @@ int main(int argc, char **argv)
 		slash = slash ? slash + 1 : argv[4];
 		if ((rc = pmcfs_ns_unlink(tx, t, dir, slash, strlen(slash), PMCFS_UNLINK_OPEN)))
 			die("unlink", rc);
+	} else if (!strcmp(op, "rdonly") && argc == 5) {
+		if ((rc = pmcfs_subvol_set_rdonly(tx, num(argv[3]), num(argv[4]) != 0)))
+			die("rdonly", rc);
 	} else {
 		fprintf(stderr, "usage: see tests/tools/fsck-ns.c\n");
 		return 2;

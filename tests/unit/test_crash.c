@@ -62,10 +62,13 @@ static unsigned shard_k, shard_n = 1;
 /*
  * Workloads that once failed in a long run, kept in the short one with
  * the long run's subset count: a reformat over a filesystem whose commit
- * slots were all zeroed in one epoch could reopen an older generation.
+ * slots were all zeroed in one epoch could reopen an older generation;
+ * a read-only snapshot taken of a tree with an orphan kept the orphan,
+ * which fsck -y then offered to free and could not.
  */
 static const char *const regressions[] = {
 	"base:mkfs", "base:snap+mkfs", "base:snap+mkfs-same+upd", "base:subvol+mkfs+ins",
+	"ns:unlink-open+snap+fsck-y",
 };
 
 static void run_regressions(const struct crash_cfg *cfg)

@@ -175,6 +175,22 @@ int main(void)
 	CHECK_OK(pmcfs_ns_unlink(tx, t, d2, "file", 4, PMCFS_UNLINK_OPEN));
 	CHECK(nlink_of(f) == 0);
 	commit_and_audit();
+	{
+		/* A snapshot is taken without the orphans: only the source holds the file open. */
+		struct pmcfs_stat st;
+		struct pmcfs_tree *ot;
+		uint64_t osnap;
+		begin();
+		CHECK_OK(pmcfs_subvol_snapshot(tx, PMCFS_FIRST_SUBVOL, "with-orphan",
+					       PMCFS_SNAP_RDONLY, &osnap));
+		commit_and_audit();
+		CHECK_OK(pmcfs_subvol_open(fs, osnap, &ot));
+		CHECK(pmcfs_ns_stat(fs, ot, f, &st) == -ENOENT);
+		CHECK_OK(pmcfs_ns_stat(fs, t, f, &st));
+		begin();
+		CHECK_OK(pmcfs_subvol_delete(tx, osnap));
+		commit_and_audit();
+	}
 	begin();
 	CHECK_OK(pmcfs_ns_orphans_finish(tx, t, &n));
 	CHECK(n == 1);
