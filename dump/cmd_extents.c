@@ -8,9 +8,12 @@
  * zeros.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "pmcfs_ns.h"
 #include "dump.h"
 
@@ -35,6 +38,7 @@ const char *const cmd_cat_usage[] = {
 	"write a file's contents to stdout (holes as zeros)",
 	"With --json, one object with the size and the bytes as base64. A range",
 	"that cannot be read is reported, written as zeros, and the exit status is 1.",
+	"Into a file or /dev/null, holes are seeked over, so the copy stays sparse.",
 	NULL
 };
 
@@ -234,12 +238,73 @@ int cmd_extents(int argc, char **argv)
 	return 0;
 }
 
+/* Plain output to a file or /dev/null (not appending): holes are seeked over, not written. */
+static bool output_sparse(void)
+{
+	struct stat sb;
+	int fl = fcntl(STDOUT_FILENO, F_GETFL);
+
+	if (opt.json || fl < 0 || (fl & O_APPEND) || fstat(STDOUT_FILENO, &sb) ||
+	    !(S_ISREG(sb.st_mode) || S_ISCHR(sb.st_mode)))
+		return false;
+	return lseek(STDOUT_FILENO, 0, SEEK_CUR) >= 0;	/* a tty is a character device too */
+}
+
+static void cat_out(const void *buf, size_t len)
+{
+	if (opt.json)
+		json_base64_chunk(buf, len);
+	else if (fwrite(buf, 1, len, stdout) != len)
+		die(EXIT_CORRUPT, "cannot write the output: %s", strerror(errno));
+}
+
+/* [off, end) of a hole or an unwritten extent: zeros, or a seek. */
+static void cat_hole(uint64_t off, uint64_t end, bool sparse, uint8_t *buf)
+{
+	if (sparse && end > off) {
+		errno = 0;
+		if (fflush(stdout) || end - off > INT64_MAX ||
+		    lseek(STDOUT_FILENO, (off_t)(end - off), SEEK_CUR) < 0)
+			die(EXIT_CORRUPT, "cannot write the output: %s", strerror(errno ? errno : EFBIG));
+		return;
+	}
+	memset(buf, 0, CAT_CHUNK);
+	for (; off < end; off += CAT_CHUNK)
+		cat_out(buf, end - off < CAT_CHUNK ? (size_t)(end - off) : CAT_CHUNK);
+}
+
+/* [off, end) of file data, chunk by chunk; unreadable blocks become zeros. */
+static void cat_data(struct ns_ctx *c, uint64_t ino, const char *path, uint64_t off, uint64_t end,
+		     uint8_t *buf)
+{
+	for (; off < end; off += CAT_CHUNK) {
+		size_t want = end - off < CAT_CHUNK ? (size_t)(end - off) : CAT_CHUNK, got = 0;
+		int err = pmcfs_ns_read(c->fs, c->t, ino, off, buf, want, &got);
+
+		/* Read a failed chunk again block by block: one bad block (a
+		 * media error) then costs 4 KiB of zeros, not the whole chunk. */
+		for (size_t b = 0; (err || got != want) && b < want; b += PMCFS_BLOCK_SIZE) {
+			size_t n = want - b < PMCFS_BLOCK_SIZE ? want - b : PMCFS_BLOCK_SIZE, g = 0;
+			int e = pmcfs_ns_read(c->fs, c->t, ino, off + b, buf + b, n, &g);
+			if (e || g != n) {
+				corrupt("cannot read %s at %llu+%zu: %s; written as zeros", esc(path),
+					(unsigned long long)(off + b), n, pmcfs_strerror(e ? e : -EIO));
+				memset(buf + b, 0, n);
+			}
+		}
+		cat_out(buf, want);
+	}
+}
+
+/* Walks the extent list, so a sparse file costs its data, not its size. */
 int cmd_cat(int argc, char **argv)
 {
 	struct pmcfs_stat st;
+	struct ext_list l = { NULL, 0 };
 	struct ns_ctx c;
-	uint64_t ino, off;
+	uint64_t ino, off = 0;
 	uint8_t *buf;
+	bool sparse;
 	int err;
 
 	(void)argc;
@@ -249,39 +314,52 @@ int cmd_cat(int argc, char **argv)
 		die(EXIT_CORRUPT, "cannot stat %s: %s", esc(argv[0]), pmcfs_strerror(err));
 	if (!S_ISREG(st.mode))
 		die(EXIT_CORRUPT, "cannot cat %s: not a regular file (a %s)", esc(argv[0]), ftype_name(st.mode));
+	/* A damaged extent map still yields the extents before the damage. */
+	if ((err = ext_list_read(&c, ino, &l)))
+		corrupt("cannot read the extents of %s: %s; the rest is written as zeros",
+			esc(argv[0]), pmcfs_strerror(err));
 	buf = xcalloc(1, CAT_CHUNK);
+	sparse = output_sparse();
 	if (opt.json) {
 		json_obj_begin(NULL);
 		json_str("path", argv[0]);
 		json_u64("size", st.size);
 		json_base64_begin("data_base64");
 	}
-	for (off = 0; off < st.size; off += CAT_CHUNK) {
-		size_t want = st.size - off < CAT_CHUNK ? (size_t)(st.size - off) : CAT_CHUNK, got = 0;
+	for (size_t i = 0; i <= l.n && off < st.size; i++) {
+		uint64_t start = st.size, end = st.size;
 
-		err = pmcfs_ns_read(c.fs, c.t, ino, off, buf, want, &got);
-		/* Read a failed chunk again block by block: one bad block (a
-		 * media error) then costs 4 KiB of zeros, not the whole chunk. */
-		for (size_t b = 0; (err || got != want) && b < want; b += PMCFS_BLOCK_SIZE) {
-			size_t n = want - b < PMCFS_BLOCK_SIZE ? want - b : PMCFS_BLOCK_SIZE, g = 0;
-			int e = pmcfs_ns_read(c.fs, c.t, ino, off + b, (char *)buf + b, n, &g);
-			if (e || g != n) {
-				corrupt("cannot read %s at %llu+%zu: %s; written as zeros", esc(argv[0]),
-					(unsigned long long)(off + b), n, pmcfs_strerror(e ? e : -EIO));
-				memset((char *)buf + b, 0, n);
-			}
+		if (i < l.n) {
+			if (l.e[i].flags & PMCFS_EXTENT_UNWRITTEN)
+				continue;
+			start = l.e[i].file_off;
+			end = l.e[i].nblocks > (UINT64_MAX - start) / PMCFS_BLOCK_SIZE ? UINT64_MAX :
+			      start + l.e[i].nblocks * PMCFS_BLOCK_SIZE;
 		}
-		if (opt.json)
-			json_base64_chunk(buf, want);
-		else if (fwrite(buf, 1, want, stdout) != want)
-			die(EXIT_CORRUPT, "cannot write the output: %s", strerror(errno));
+		start = start < off ? off : start > st.size ? st.size : start;
+		end = end > st.size ? st.size : end;
+		cat_hole(off, start, sparse, buf);
+		off = start;
+		if (end > off) {
+			cat_data(&c, ino, argv[0], off, end, buf);
+			off = end;
+		}
 	}
 	if (opt.json) {
 		json_base64_end();
 		json_obj_end();
 		json_done();
 	}
+	/* A file that ends in a hole: the seek alone does not set the size. */
+	if (sparse && !fflush(stdout)) {
+		struct stat sb;
+		off_t pos = lseek(STDOUT_FILENO, 0, SEEK_CUR);
+		if (!fstat(STDOUT_FILENO, &sb) && S_ISREG(sb.st_mode) && pos > sb.st_size &&
+		    ftruncate(STDOUT_FILENO, pos) < 0)
+			die(EXIT_CORRUPT, "cannot write the output: %s", strerror(errno));
+	}
 	free(buf);
+	free(l.e);
 	ns_close(&c);
 	return 0;
 }

@@ -150,6 +150,13 @@ void ns_close(struct ns_ctx *c);
 uint64_t ns_resolve(struct ns_ctx *c, const char *path);
 /* A subvolume id by its root-table name: 0, -ENOENT or an error. */
 int subvol_by_name(struct pmcfs_fs *fs, const char *name, uint64_t *ret_id);
+/* A file's extents in file-offset order (cat and extract skip holes with it). */
+struct ext_list {
+	struct pmcfs_extent_info *e;
+	size_t n;
+};
+/* Fill l (zeroed by the caller; free l->e after): 0 or a negative error. */
+int ext_list_read(struct ns_ctx *c, uint64_t ino, struct ext_list *l);
 struct ns_dent {
 	uint64_t ino, index;
 	unsigned type;		/* enum pmcfs_ftype */

@@ -91,30 +91,11 @@ static void fail(struct xrun *r, const char *path, const char *what, int err)
 	fail_msg(r, path, what, pmcfs_strerror(err), false);
 }
 
-struct ext_list {
-	struct pmcfs_extent_info *e;
-	size_t n;
-};
-
-static int ext_cb(void *ctx, const struct pmcfs_extent_info *e)
-{
-	struct ext_list *l = ctx;
-
-	if (!(l->n & (l->n + 1)) || !l->n) {
-		void *p = realloc(l->e, (l->n + 1) * 2 * sizeof(*l->e));
-		if (!p)
-			return -ENOMEM;
-		l->e = p;
-	}
-	l->e[l->n++] = *e;
-	return 0;
-}
-
 /* Data extents only, then the size: holes stay holes. */
 static void copy_data(struct xrun *r, int fd, uint64_t ino, uint64_t size, const char *path)
 {
 	struct ext_list l = { NULL, 0 };
-	int err = pmcfs_ns_extents(r->c.fs, r->c.t, ino, ext_cb, &l);
+	int err = ext_list_read(&r->c, ino, &l);
 
 	if (err)
 		fail(r, path, "read the extents of", err);

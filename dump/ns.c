@@ -386,3 +386,22 @@ size_t ino_paths(struct ns_ctx *c, uint64_t ino, char **ret, size_t max)
 	free(refs);
 	return n;
 }
+
+static int ext_list_add(void *ctx, const struct pmcfs_extent_info *e)
+{
+	struct ext_list *l = ctx;
+
+	if (!(l->n & (l->n + 1)) || !l->n) {
+		void *p = realloc(l->e, (l->n + 1) * 2 * sizeof(*l->e));
+		if (!p)
+			return -ENOMEM;
+		l->e = p;
+	}
+	l->e[l->n++] = *e;
+	return 0;
+}
+
+int ext_list_read(struct ns_ctx *c, uint64_t ino, struct ext_list *l)
+{
+	return pmcfs_ns_extents(c->fs, c->t, ino, ext_list_add, l);
+}

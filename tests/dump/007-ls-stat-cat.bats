@@ -75,6 +75,29 @@ setup() { mkns; }
 	jqv "$output" .data_base64 | base64 -d | cmp - "$SRC/sparse"
 	run -1 dump cat /sub "$IMG"
 	[[ $output == *"cannot cat /sub: not a regular file (a directory)"* ]]
+}
+
+@test "cat into a file keeps the holes; into a pipe writes them as zeros" {
+	local out=$BATS_TEST_TMPDIR/out
+	dump cat /sparse "$IMG" >"$out"
+	cmp "$out" "$SRC/sparse"
+	# on disk: only the data blocks (the source file is sparse the same way)
+	[ "$(stat -c %b "$out")" -le "$(stat -c %b "$SRC/sparse")" ]
+	dump cat /sparse "$IMG" | cat >"$out.piped"
+	cmp "$out.piped" "$SRC/sparse"
+	[ "$(stat -c %b "$out.piped")" -gt "$(stat -c %b "$out")" ]
+	# a file that ends in a hole gets its full size
+	mkdir "$BATS_TEST_TMPDIR/t"
+	printf 'head' >"$BATS_TEST_TMPDIR/t/tailhole"
+	truncate -s 5M "$BATS_TEST_TMPDIR/t/tailhole"
+	"$MKFS" -q -s 64M --populate "$BATS_TEST_TMPDIR/t" "$BATS_TEST_TMPDIR/t.img"
+	dump cat /tailhole "$BATS_TEST_TMPDIR/t.img" >"$out"
+	cmp "$out" "$BATS_TEST_TMPDIR/t/tailhole"
+	[ "$(stat -c %b "$out")" -lt 100 ]
+	# /dev/null is seekable too: a file of 2^40 bytes of holes takes no time
+	truncate -s 1T "$BATS_TEST_TMPDIR/t/tailhole"
+	"$MKFS" -q -f -s 64M --populate "$BATS_TEST_TMPDIR/t" "$BATS_TEST_TMPDIR/t.img"
+	timeout 20 "$DUMP" cat /tailhole "$BATS_TEST_TMPDIR/t.img" >/dev/null
 	run -1 dump cat /nope "$IMG"
 	[[ $output == "pmcfs-dump: cannot resolve /nope: "* ]]
 }

@@ -67,3 +67,7 @@ regress() {
 @test "fuzz regression 004: a directory index of 2^64-1 leaves no next index" {
 	regress 004-dir-index-max.patch
 }
+
+@test "fuzz regression 005: cat of a file whose size is 2^63 ends" {
+	regress 005-cat-huge-sparse.patch
+}
