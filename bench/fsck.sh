@@ -15,6 +15,12 @@
 # check by construction); XFS_COPIES_MAX (10) caps those copies, since
 # 100 copies of a 100k-file tree take about an hour to make.
 #
+# DIVERGE=K (default 0) makes the snapshots differ from each other and
+# from the live tree: after each snapshot, K files of /t0 get new data
+# (a reflink of a file of /t1 over them: pmcfs-reflink --image clone,
+# cp --reflink=always on btrfs and XFS), as hourly snapshots of a live
+# filesystem do; pass 4 must then stay flat without sharing a root.
+#
 # Each checker runs RUNS (3) times on a warm page cache; the median wall
 # time and the median peak RSS (/usr/bin/time %M) are printed, with the
 # ratio of each tool's time to fsck.pmcfs's.
@@ -24,6 +30,7 @@ BUILD=${1:-build}
 FILES=${FILES:-100000}
 RUNS=${RUNS:-3}
 SNAPS=${SNAPS:-"0 10 100"}
+DIVERGE=${DIVERGE:-0}
 XFS_COPIES_MAX=${XFS_COPIES_MAX:-10}
 WORK=${WORK:-/var/tmp/pmcfs-bench-fsck}
 MKFS=$PWD/$BUILD/mkfs.pmcfs
@@ -91,17 +98,40 @@ umount "$MNT"
 # Let the writeback of three freshly written 10 GiB images finish before timing.
 sync; sleep "${SETTLE:-20}"
 made_p=0 made_b=0 made_x=0
+# diverge S: the /t0-relative names of the K files changed after snapshot S
+mapfile -t regular < <(cd "$WORK/src/t0" && find . -type f -size +0 | sed 's|^\./||' | head -n 10000)
+diverge() {
+	local k i=$(( $1 * DIVERGE ))
+	for ((k = 0; k < DIVERGE; k++)); do
+		echo "${regular[(i + k) % ${#regular[@]}]}|${regular[(i + k + 1) % ${#regular[@]}]}"
+	done
+}
 printf '\n%-6s %-8s %10s %10s %10s %10s %10s %10s %8s %8s\n' snaps xfs_cp pmcfs_s btrfs_s xfs_s \
 	pmcfs_KiB btrfs_KiB xfs_KiB btrfs/p xfs/p
 for n in $SNAPS; do
-	for ((s = made_p; s < n; s++)); do "$REFLINK" --image "$P" snapshot create -r "s$s" >/dev/null || exit 1; done
+	for ((s = made_p; s < n; s++)); do
+		"$REFLINK" --image "$P" snapshot create -r "s$s" >/dev/null || exit 1
+		while IFS='|' read -r src dst; do
+			"$REFLINK" --image "$P" clone "/t1/$src" "/t0/$dst" >/dev/null || exit 1
+		done < <(diverge "$s")
+	done
 	made_p=$n
 	mount -o loop "$B" "$MNT"
-	for ((s = made_b; s < n; s++)); do btrfs -q subvolume snapshot -r "$MNT/data" "$MNT/s$s" >/dev/null; done
+	for ((s = made_b; s < n; s++)); do
+		btrfs -q subvolume snapshot -r "$MNT/data" "$MNT/s$s" >/dev/null
+		while IFS='|' read -r src dst; do
+			cp --reflink=always "$MNT/data/t1/$src" "$MNT/data/t0/$dst"
+		done < <(diverge "$s")
+	done
 	made_b=$n; umount "$MNT"
 	nx=$(( n < XFS_COPIES_MAX ? n : XFS_COPIES_MAX ))
 	mount -o loop "$X" "$MNT"
-	for ((s = made_x; s < nx; s++)); do cp -a --reflink=always "$MNT/t0" "$MNT/s$s"; done
+	for ((s = made_x; s < nx; s++)); do
+		cp -a --reflink=always "$MNT/t0" "$MNT/s$s"
+		while IFS='|' read -r src dst; do
+			cp --reflink=always "$MNT/t1/$src" "$MNT/t0/$dst"
+		done < <(diverge "$s")
+	done
 	made_x=$nx; umount "$MNT"
 	read -r _ pt pm < <(measure pmcfs "$FSCK" -n "$P")
 	read -r _ bt bm < <(measure btrfs btrfs check --readonly "$B")
