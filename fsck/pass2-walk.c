@@ -13,7 +13,8 @@
  *   than the parent (or the commit), owner plausible for the tree, keys
  *   inside the range the parent gives, fill (non-root nodes at least a
  *   quarter full: a warning, since every operation stays correct), and
- *   extent items well formed and inside the data area. A repeat visit
+ *   extent items well formed and inside the data area; after the walk,
+ *   no extent over a tree block (pass2-crosslink.c). A repeat visit
  *   (a pointer to a block already seen: sharing) reads the block again
  *   only to check what depends on the pointer: generation, level, magic,
  *   key range. It collects nothing, so the cost is one read per pointer
@@ -30,7 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "fsck.h"
+#include "pass2.h"
 #include "pmcfs_endian.h"
 
 /* Buffers per level; the library's verifier rejects levels of 8 and up. */
@@ -56,6 +57,7 @@ struct walk {
 	int cur_level;
 	const struct bound *cur_bd;
 	bool cur_root;
+	struct xleaves xl;		/* leaves that counted extents (pass2-crosslink.c) */
 };
 
 static const char *tree_name(const struct walk *w, char *buf, size_t sz)
@@ -434,6 +436,7 @@ static void extent_item(struct walk *w, const struct pmcfs_ckey *k, const void *
 static void leaf_items(struct walk *w, const uint8_t *buf, uint64_t blk)
 {
 	unsigned n = pmcfs_node_nritems(buf);
+	size_t first;
 
 	if (w->tree == PMCFS_SPACEMAP_TREE) {
 		/* Records are checked by pass 3; keep the bad-block ones, so a
@@ -454,6 +457,7 @@ static void leaf_items(struct walk *w, const uint8_t *buf, uint64_t blk)
 		}
 		return;
 	}
+	first = w->ctx->datarefs.n;
 	for (unsigned i = 0; i < n; i++) {
 		struct pmcfs_ckey k;
 		uint32_t size;
@@ -465,6 +469,10 @@ static void leaf_items(struct walk *w, const uint8_t *buf, uint64_t blk)
 		else if (w->tree >= PMCFS_FIRST_SUBVOL && k.type == PMCFS_KEY_EXTENT &&
 			 !(w->dropping && pmcfs_key_cmp(&k, &w->drop) < 0))
 			extent_item(w, &k, body, size, blk);
+	}
+	if (w->ctx->datarefs.n > first) {
+		w->xl.v = xgrow(w->xl.v, &w->xl.cap, w->xl.n + 1, sizeof(*w->xl.v));
+		w->xl.v[w->xl.n++] = (struct xleaf){ blk, w->tree, first };
 	}
 }
 
@@ -534,22 +542,8 @@ int pass2_walk(struct fsck_ctx *ctx)
 	for (int l = 0; l < MAX_LEVEL; l++)
 		free(w.buf[l]);
 	free(w.rbuf);
-
-	/* Cross-links: extents over blocks that are tree nodes. */
-	for (size_t i = 0; i < ctx->datarefs.n && !fsck_cancelled; i++) {
-		uint64_t s = ctx->datarefs.v[i].start, e = s + ctx->datarefs.v[i].len;
-		for (uint64_t b = s; b < e; b++) {
-			if (!(b & 63) && e - b >= 64 && !((const uint64_t *)(void *)ctx->seen)[b / 64]) {
-				b += 63;
-				continue;
-			}
-			if (bit_test(ctx->seen, b)) {
-				fix_problem(ctx, PR_CROSSLINK, "block %llu is a tree block and extent data",
-					    (unsigned long long)b);
-				break;
-			}
-		}
-	}
+	crosslinks(ctx, &w.xl);
+	free(w.xl.v);
 	progress(ctx, 2, 1, 1);
 	return 0;
 }

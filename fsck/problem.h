@@ -43,7 +43,7 @@ X(0x2010, UNDERFULL,         SEV_WARNING, 0,          "tree node less than a qua
 X(0x2011, BLOCK_UNREADABLE,  SEV_ERROR,   NO_DEFAULT, "tree block cannot be read", "cut the subtree out of every tree") \
 X(0x2012, EXTENT_BAD,        SEV_ERROR,   NO_DEFAULT, "extent item is malformed", "delete it from every tree") \
 X(0x2013, EXTENT_OUTSIDE,    SEV_ERROR,   NO_DEFAULT, "extent lies outside the data area", "delete it from every tree") \
-X(0x2014, CROSSLINK,         SEV_ERROR,   0,          "data extent overlaps a tree block", "") \
+X(0x2014, CROSSLINK,         SEV_ERROR,   NO_DEFAULT, "data extent overlaps a tree block", "delete the extent from every tree") \
 X(0x2015, SPACEMAP_BLOCK,    SEV_ERROR,   PREEN_OK,   "space map tree block is damaged", "rebuild the space map") \
 X(0x3001, LEAKED,            SEV_ERROR,   PREEN_OK,   "leaked blocks: counted in the space map, referenced by nothing", "rebuild the space map") \
 X(0x3002, OVERCOUNT,         SEV_ERROR,   PREEN_OK,   "space map count above the references found", "rebuild the space map") \

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Cutting damaged tree blocks out (the fix of P2.001-P2.007, P2.009,
- * P2.011), and deleting unusable extent items (P2.012, P2.013).
+ * P2.011), and deleting unusable extent items (P2.012, P2.013, and
+ * P2.014: data over a tree block, where the tree block wins).
  *
  * Pass 2 records each damaged non-root block the user agreed to cut, with
  * the key its parent's pointer holds. Here, at the end of pass 3 - once
@@ -15,7 +16,11 @@
  * and its last reference, are left counted on purpose: the restart's
  * pass 3 finds them leaked and rebuilds the space map, and pass 4 mends
  * the namespace around the hole and names every file whose items were
- * in it (lost_key).
+ * in it (lost_inode). A deleted cross-linked extent's data references
+ * are left counted too: its count is shared with a tree block, and
+ * shadowing a shared leaf on the way counts the extent once more, so
+ * only the restart's recount is exact; pass 3 finds the excess and
+ * rebuilds the space map.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -132,8 +137,14 @@ static bool extent_unusable(const struct fsck_ctx *ctx, const uint8_t *body, uin
 	memcpy(&e, body, sizeof(e));
 	phys = pmcfs_extent_phys(&e);
 	n = pmcfs_extent_nblocks(&e);
-	return n && (phys < ctx->sb.data_start || phys >= ctx->sb.data_end ||
-		     n > ctx->sb.data_end - phys);
+	if (n && (phys < ctx->sb.data_start || phys >= ctx->sb.data_end ||
+		  n > ctx->sb.data_end - phys))
+		return true;
+	/* Over a block pass 2 walked as a tree block (P2.014). */
+	for (uint64_t b = phys; n && b < phys + n; b++)
+		if (bit_test(ctx->seen, b))
+			return true;
+	return false;
 }
 
 static bool holds_bad_extent(struct fsck_ctx *ctx, struct pmcfs_tree *t, const struct fsck_damage *d)
