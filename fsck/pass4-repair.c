@@ -258,6 +258,111 @@ static int clear_inode(struct p4_sv *s, struct pmcfs_trans *tx, uint64_t ino)
 	return rc < 0 ? rc : 0;
 }
 
+/* An extent item of the inode being settled: key, body, and the range the scan reads. */
+struct fext {
+	struct pmcfs_ckey k;
+	struct pmcfs_extent e;
+	uint64_t fblk, n;		/* file blocks [fblk, fblk + n) */
+	uint64_t cut;			/* blocks lost from its head; n: the whole item */
+};
+
+/* The inode's extent items that the scan reads as extents (pass4-items.c); others are P4.009's. */
+static int read_extents(struct p4_sv *s, uint64_t ino, struct fext **ret, size_t *ret_n)
+{
+	struct pmcfs_ckey start = key(ino, PMCFS_KEY_EXTENT, 0), k;
+	struct pmcfs_iter *it;
+	struct fext *v = NULL;
+	size_t n = 0, cap = 0;
+	const void *b;
+	uint32_t bs;
+	int rc;
+
+	if ((rc = pmcfs_iter_start(rfs, s->t, &start, &it)))
+		return rc;
+	while ((rc = pmcfs_iter_next(it, &k, &b, &bs)) > 0 && k.objectid == ino &&
+	       k.type == PMCFS_KEY_EXTENT) {
+		struct fext f = { .k = k };
+		if (bs != sizeof(f.e))
+			continue;
+		memcpy(&f.e, b, sizeof(f.e));
+		f.fblk = k.offset / PMCFS_BLOCK_SIZE;
+		f.n = pmcfs_extent_nblocks(&f.e);
+		if (k.offset % PMCFS_BLOCK_SIZE || !f.n || f.fblk + f.n < f.fblk ||
+		    (pmcfs_extent_flags(&f.e) & ~(uint32_t)PMCFS_EXTENT_UNWRITTEN))
+			continue;
+		v = xgrow(v, &cap, n + 1, sizeof(*v));
+		v[n++] = f;
+	}
+	pmcfs_iter_free(it);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/*
+ * Overlapping extents of one file (P4.010): in key order the extent that
+ * starts first keeps its range, and a later one loses the part already
+ * mapped - its head (the item moves up past it) or, if nothing is left,
+ * the whole item - and the references to the blocks it loses. Every
+ * overlap of the inode is settled at once: removing all changed items
+ * before inserting the trimmed ones, so a trimmed extent never meets a
+ * later one at its new key (that one overlaps it too, and moves or goes).
+ */
+static int settle_overlaps(struct p4_sv *s, struct pmcfs_trans *tx, uint64_t ino)
+{
+	char tn[32];
+	struct fext *v;
+	size_t n, changed = 0;
+	uint64_t end = 0;
+	int rc = read_extents(s, ino, &v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (i && v[i].fblk < end)
+			v[i].cut = end - v[i].fblk < v[i].n ? end - v[i].fblk : v[i].n;
+		changed += v[i].cut != 0;
+		if (v[i].fblk + v[i].n > end)
+			end = v[i].fblk + v[i].n;
+	}
+	snprintf(tn, sizeof(tn), "subvolume %llu", (unsigned long long)s->sv->id);
+	for (size_t i = 0; !rc && i < n; i++) {
+		uint64_t phys, cnt;
+		if (!v[i].cut)
+			continue;
+		counted(s->ctx, &v[i].e, sizeof(v[i].e), &phys, &cnt);
+		if (!(rc = pmcfs_tree_delete(tx, s->t, &v[i].k)) && cnt)
+			rc = pmcfs_space_dec(tx, phys, v[i].cut);
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		uint64_t off = v[i].k.offset, lost = v[i].cut * PMCFS_BLOCK_SIZE;
+		if (!v[i].cut)
+			continue;
+		if (v[i].cut == v[i].n) {
+			out(s->ctx, "deleted from %s: the extent item of inode %llu at offset %llu (its "
+				    "range is mapped by an earlier extent)\n", tn, (unsigned long long)ino,
+			    (unsigned long long)off);
+			continue;
+		}
+		pmcfs_set_extent_phys(&v[i].e, pmcfs_extent_phys(&v[i].e) + v[i].cut);
+		pmcfs_set_extent_nblocks(&v[i].e, (uint32_t)(v[i].n - v[i].cut));
+		v[i].k.offset += lost;
+		rc = pmcfs_tree_insert(tx, s->t, &v[i].k, &v[i].e, sizeof(v[i].e));
+		out(s->ctx, "trimmed in %s: the extent of inode %llu at offset %llu now starts at "
+			    "%llu (bytes %llu-%llu are mapped by an earlier extent)\n", tn,
+		    (unsigned long long)ino, (unsigned long long)off, (unsigned long long)(off + lost),
+		    (unsigned long long)off, (unsigned long long)(off + lost - 1));
+	}
+	free(v);
+	if (!rc && changed)
+		p4_lost_data(s, ino);
+	return rc;
+}
+
 /* Once per file: a cleared inode's names dangle next, and say it again. */
 static bool first_say(struct fsck_ctx *ctx, uint64_t tree, uint64_t ino)
 {
@@ -498,6 +603,9 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f)
 		break;
 	case PR_NS_ROOT_MISSING:
 		rc = make_root(tx, s->t);
+		break;
+	case PR_NS_EXTENT_OVERLAP:
+		rc = settle_overlaps(s, tx, f->ino);
 		break;
 	case PR_NS_NAME_BAD:
 		if (f->key.type == PMCFS_KEY_INODE_REF)

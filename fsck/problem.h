@@ -65,7 +65,7 @@ X(0x4006, NS_DIRENT_BAD,     SEV_ERROR,   NO_DEFAULT, "directory item is malform
 X(0x4007, NS_NAME_BAD,       SEV_ERROR,   0,          "directory entry name is invalid", "remove the name") \
 X(0x4008, NS_XATTR_BAD,      SEV_ERROR,   NO_DEFAULT, "extended attribute item is malformed", "delete it") \
 X(0x4009, NS_EXTENT_BAD,     SEV_ERROR,   NO_DEFAULT, "file extent item is malformed (offset, length or flags)", "delete it") \
-X(0x4010, NS_EXTENT_OVERLAP, SEV_ERROR,   0,          "file extents overlap", "") \
+X(0x4010, NS_EXTENT_OVERLAP, SEV_ERROR,   NO_DEFAULT, "file extents overlap", "keep the earlier extent") \
 X(0x4011, NS_SYMLINK_BAD,    SEV_ERROR,   NO_DEFAULT, "symbolic link target is incomplete", "clear the inode") \
 X(0x4020, NS_ENTRY_NO_INDEX, SEV_ERROR,   PREEN_OK,   "directory entry has no index item", "recreate the index item") \
 X(0x4021, NS_INDEX_NO_ENTRY, SEV_ERROR,   PREEN_OK,   "directory index item has no entry", "recreate the entry") \
