@@ -15,10 +15,15 @@
  *   its local checks are not run again for any other subvolume or
  *   snapshot that shares it; a snapshot whose root block is the root of
  *   a subvolume already found clean takes that verdict (and its counts)
- *   without reading anything. What is not memoized: a snapshot that has
- *   diverged from every checked tree has its leaves read and its compact
- *   records (one per inode, name and back-reference) rebuilt and joined,
- *   even where leaves are shared.
+ *   without reading anything. A snapshot that diverged is first given to
+ *   the delta check (pass4-delta.c): it reads only the blocks no clean
+ *   subvolume of this run had, rechecks the inodes they touch, and adds
+ *   up memoized summaries for the rest; only if that does not prove it
+ *   clean are its leaves read and its compact records (one per inode,
+ *   name and back-reference) rebuilt and joined, and that full check
+ *   reports. After a full check finds a subvolume clean (with no repair),
+ *   its blocks are read once more to summarize them for the delta check.
+ *   PMCFS_FSCK_FULL_NAMESPACE=1 turns the delta check off (tests compare).
  * Fixes, in phases (items; names; connectivity; counts), each finding in
  *   its own transaction (pass4-repair.c). After the repairs of a phase,
  *   the subvolume is scanned again and only the later phases reported,
@@ -113,8 +118,12 @@ static bool check_subvol(struct p4_run *run, struct fsck_subvol *sv, uint64_t *f
 			break;
 		/* Bits of blocks a repair freed must not vouch for what is written there next. */
 		memset(run->clean, 0, (ctx->nblocks + 7) / 8);
+		p4_memo_clear(&run->memo);
 		from = ph + 1;
 	}
+	/* Its subtrees can vouch for later snapshots: only if nothing was repaired. */
+	if (clean && from == PH_ITEMS && !run->full_only && !fsck_cancelled)
+		p4_memo_record(run, &s);
 	*files = s.files;
 	*dirs = s.dirs;
 	p4_sv_free(&s);
@@ -123,11 +132,17 @@ static bool check_subvol(struct p4_run *run, struct fsck_subvol *sv, uint64_t *f
 
 int pass4_namespace(struct fsck_ctx *ctx)
 {
-	struct p4_run run = { ctx, NULL, 0, 0 };
+	struct p4_run run;
 	struct verdict *v = NULL;
 	size_t nv = 0, vcap = 0;
+	const char *full = getenv("PMCFS_FSCK_FULL_NAMESPACE");
 
+	memset(&run, 0, sizeof(run));
+	run.ctx = ctx;
 	run.clean = xcalloc((ctx->nblocks + 7) / 8, 1);
+	p4_memo_init(&run.memo);
+	/* Hidden switch: the tests compare the delta's verdicts with the full check's. */
+	run.full_only = full && *full && strcmp(full, "0");
 	for (size_t i = 0; i < ctx->nsubvols && !fsck_cancelled; i++) {
 		struct fsck_subvol *sv = &ctx->subvols[i];
 		struct pmcfs_subvol_info si;
@@ -153,7 +168,11 @@ int pass4_namespace(struct fsck_ctx *ctx)
 			ctx->st.dirs += v[j].dirs;
 			continue;
 		}
-		if (check_subvol(&run, sv, &files, &dirs)) {
+		/* What a cut took away is reported by the full check. */
+		if (!run.full_only && !ctx->nlost && run.memo.n && p4_delta(&run, sv, &files, &dirs)) {
+			v = xgrow(v, &vcap, nv + 1, sizeof(*v));
+			v[nv++] = (struct verdict){ si.root.blkno, files, dirs };
+		} else if (check_subvol(&run, sv, &files, &dirs)) {
 			v = xgrow(v, &vcap, nv + 1, sizeof(*v));
 			v[nv++] = (struct verdict){ si.root.blkno, files, dirs };
 		}
@@ -163,8 +182,16 @@ int pass4_namespace(struct fsck_ctx *ctx)
 	}
 	verbose(ctx, "namespace: %llu leaves checked, %llu memoized\n",
 		(unsigned long long)run.leaves_checked, (unsigned long long)run.leaves_memo);
+	verbose(ctx, "namespace: delta check: %llu subvolumes clean, %llu fell back to the full check; "
+		"%llu leaves read, %llu for inode ranges, %llu blocks for depths\n",
+		(unsigned long long)run.delta_ok, (unsigned long long)run.delta_fallback,
+		(unsigned long long)run.delta_leaves, (unsigned long long)run.delta_range_leaves,
+		(unsigned long long)run.delta_lookups);
+	verbose(ctx, "namespace: %llu leaves read again to summarize, %zu blocks summarized\n",
+		(unsigned long long)run.memo_leaves, run.memo.n);
 	progress(ctx, 4, 1, 1);
 	free(v);
 	free(run.clean);
+	p4_memo_free(&run.memo);
 	return 0;
 }

@@ -227,14 +227,34 @@ static void orphan_item(struct scan *sc, const struct pmcfs_ckey *k, uint32_t si
 		in->orphan = 1;
 }
 
+/* Does [lo, hi] meet one of the ranges (all of them if none were given)? */
+static bool in_ranges(const struct scan *sc, uint64_t lo, uint64_t hi)
+{
+	size_t a = 0, b = sc->nr;
+
+	if (!sc->r)
+		return true;
+	while (a < b) {		/* first range ending at or after lo */
+		size_t mid = a + (b - a) / 2;
+		if (sc->r[mid].hi < lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a < sc->nr && sc->r[a].lo <= hi;
+}
+
 static void leaf(struct scan *sc, const uint8_t *buf, uint64_t blk)
 {
 	unsigned n = pmcfs_node_nritems(buf);
 	struct p4_run *run = sc->run;
 
-	sc->check = !bit_test(run->clean, blk);
+	/* A ranged scan sees part of a leaf: its per-leaf checks are not its to run. */
+	sc->check = !sc->r && !bit_test(run->clean, blk);
 	sc->dirty = false;
-	if (sc->check)
+	if (sc->r)
+		run->delta_range_leaves++;
+	else if (sc->check)
 		run->leaves_checked++;
 	else
 		run->leaves_memo++;
@@ -244,6 +264,8 @@ static void leaf(struct scan *sc, const uint8_t *buf, uint64_t blk)
 		const uint8_t *body = pmcfs_leaf_body(buf, i, &size);
 
 		pmcfs_node_key(buf, i, &k);
+		if (sc->r && !in_ranges(sc, k.objectid, k.objectid))
+			continue;
 		if (k.objectid == PMCFS_ORPHAN_OBJECTID) {
 			grp_end(sc);
 			orphan_item(sc, &k, size);
@@ -302,13 +324,68 @@ static int visit(struct scan *sc, uint64_t blk, int level)
 		leaf(sc, buf, blk);
 		return 0;
 	}
-	for (unsigned i = 0; i < pmcfs_node_nritems(buf) && !fsck_cancelled; i++) {
+	for (unsigned i = 0, n = pmcfs_node_nritems(buf); i < n && !fsck_cancelled; i++) {
+		struct pmcfs_ckey lo, hi = { UINT64_MAX, 0, 0 };
 		uint64_t c, g;
+		pmcfs_node_key(buf, i, &lo);
+		if (i + 1 < n)
+			pmcfs_node_key(buf, i + 1, &hi);
+		/* Pass 2 checked the child's keys lie in [key i, key i+1). */
+		if (!in_ranges(sc, i ? lo.objectid : 0, hi.objectid))
+			continue;
 		pmcfs_node_child(buf, i, &c, &g);
 		if (visit(sc, c, level - 1))
 			return -1;
 	}
 	return 0;
+}
+
+int p4_scan_ranges(struct p4_run *run, struct p4_sv *s, const struct p4_range *r, size_t nr)
+{
+	struct pmcfs_subvol_info si;
+	struct scan sc;
+	int rc;
+
+	p4_sv_free(s);
+	memset(&sc, 0, sizeof(sc));
+	sc.run = run;
+	sc.s = s;
+	sc.r = r;
+	sc.nr = nr;
+	if (!nr)
+		return 0;
+	if ((rc = pmcfs_subvol_info(run->ctx->fs, s->sv->id, &si)))
+		return rc;
+	for (int l = 0; l < MAX_LEVEL; l++)
+		sc.buf[l] = xmalloc(PMCFS_BLOCK_SIZE);
+	rc = visit(&sc, si.root.blkno, si.root.level);
+	grp_end(&sc);
+	for (int l = 0; l < MAX_LEVEL; l++)
+		free(sc.buf[l]);
+	free(sc.g.e);
+	free(sc.g.ix);
+	return rc ? -PMCFS_ECORRUPT : 0;
+}
+
+bool p4_leaf_local(struct p4_run *run, struct fsck_subvol *sv, const uint8_t *buf, uint64_t blk)
+{
+	struct p4_sv s;
+	struct scan sc;
+
+	if (bit_test(run->clean, blk))
+		return true;
+	memset(&s, 0, sizeof(s));
+	s.ctx = run->ctx;
+	s.sv = sv;
+	memset(&sc, 0, sizeof(sc));
+	sc.run = run;
+	sc.s = &s;
+	/* Its inodes' other leaves are not here: what spans them is not looked at. */
+	leaf(&sc, buf, blk);
+	free(sc.g.e);
+	free(sc.g.ix);
+	p4_sv_free(&s);
+	return bit_test(run->clean, blk);
 }
 
 int p4_scan(struct p4_run *run, struct p4_sv *s)

@@ -49,6 +49,8 @@ struct scan {
 	bool check;			/* this leaf is not memoized: run the local checks */
 	bool dirty;			/* a local check failed in this leaf */
 	bool root_items;		/* some item of the root directory was seen */
+	const struct p4_range *r;	/* p4_scan_ranges: only these inodes */
+	size_t nr;
 };
 
 void p4_inode_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *body, uint32_t size);

@@ -72,11 +72,50 @@ struct p4_sv {
 	bool scan_failed;
 };
 
+/*
+ * A subtree's namespace summary (pass4-memo.c): additive multiset hashes
+ * of its items, so a tree's total is the sum of its pieces, and what
+ * joining it to its neighbours in key order needs.
+ */
+#define P4_NOLABEL UINT32_MAX
+enum { P4_H_REFS, P4_H_NLINK, P4_H_DIRNAME, P4_H_DEPTH, P4_NH };
+struct p4_sum {
+	uint64_t h[P4_NH];
+	uint64_t files, dirs;
+	uint64_t lo, hi;		/* objectids of its first and last items */
+	uint32_t lo_label, hi_label;	/* depth label used for lo's / hi's items here */
+	bool conflict;			/* one directory carries two depth labels */
+};
+
+/* A subtree found clean in a clean subvolume of this run, by block. */
+struct p4_memo_ent {
+	uint64_t blk;			/* 0: empty slot (block 0 is the superblock) */
+	struct p4_sum sum;
+	uint64_t next;			/* its next sibling there, 0 if last */
+	bool first_closed, last_closed;	/* the inode of its first / last item had no
+					 * item before / after it outside the subtree */
+};
+
+struct p4_memo {
+	struct p4_memo_ent *v;
+	size_t n, cap;			/* cap: a power of two */
+	uint64_t seed;			/* per-run hash key */
+};
+
 /* Per pass run: leaf memo (one bit per block: leaf checked and clean). */
 struct p4_run {
 	struct fsck_ctx *ctx;
 	uint8_t *clean;
 	uint64_t leaves_checked, leaves_memo;
+	struct p4_memo memo;		/* subtree summaries (pass4-delta.c) */
+	bool full_only;			/* PMCFS_FSCK_FULL_NAMESPACE: no delta check */
+	uint64_t delta_ok, delta_fallback, delta_leaves, delta_range_leaves, delta_lookups;
+	uint64_t memo_leaves;		/* read again to summarize a fully checked subvolume */
+};
+
+/* Objectid ranges [lo, hi] for p4_scan_ranges, sorted and disjoint. */
+struct p4_range {
+	uint64_t lo, hi;
 };
 
 /* pass4-scan.c */
@@ -86,6 +125,38 @@ void p4_add_find(struct p4_sv *s, uint32_t code, enum p4_phase ph, uint64_t ino,
 		 const struct pmcfs_ckey *key, uint64_t arg, uint64_t arg2, const char *fmt, ...)
 	__attribute__((format(printf, 8, 9)));
 struct p4_inode *p4_find_inode(struct p4_sv *s, uint64_t ino);
+
+/* Only the inodes in r (all of their items): the per-inode checks, no
+ * per-leaf ones, no memo. */
+int p4_scan_ranges(struct p4_run *run, struct p4_sv *s, const struct p4_range *r, size_t nr);
+/* The per-leaf checks of one leaf (memoized); true if it is clean. */
+bool p4_leaf_local(struct p4_run *run, struct fsck_subvol *sv, const uint8_t *buf, uint64_t blk);
+
+/* pass4-memo.c: the summary table and the multiset hashes. */
+void p4_memo_init(struct p4_memo *m);
+void p4_memo_free(struct p4_memo *m);
+void p4_memo_clear(struct p4_memo *m);
+const struct p4_memo_ent *p4_memo_get(const struct p4_memo *m, uint64_t blk);
+void p4_memo_put(struct p4_memo *m, const struct p4_memo_ent *e);
+uint64_t p4_h(const struct p4_memo *m, unsigned tag, uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+/* Directory depth, for the labels of p4_leaf_sum; 0 or -1 (unknown). */
+typedef int (*p4_depth_fn)(void *arg, uint64_t dir, uint32_t *depth);
+/* A clean leaf's summary; -1 if it cannot have one (orphan items, an
+ * inode without links, an item that does not decode, no depth). */
+int p4_leaf_sum(const struct p4_memo *m, const uint8_t *buf, p4_depth_fn depth, void *arg,
+		struct p4_sum *out);
+void p4_sum_zero(struct p4_sum *s);
+/* a followed by b in key order (a may be the zero summary: nothing yet). */
+void p4_sum_join(struct p4_sum *a, const struct p4_sum *b, bool a_empty);
+/* Does a whole subvolume's summary prove its cross-inode invariants? */
+bool p4_sum_clean(const struct p4_memo *m, const struct p4_sum *s);
+
+/* pass4-delta.c */
+/* Prove a subvolume clean from the memo and its changed blocks; false:
+ * not proven (nothing reported), run the full check. */
+bool p4_delta(struct p4_run *run, struct fsck_subvol *sv, uint64_t *files, uint64_t *dirs);
+/* After a full check found s clean: remember its subtrees. */
+void p4_memo_record(struct p4_run *run, struct p4_sv *s);
 
 /* pass4-links.c: the cross-leaf checks, adding findings of phases 2-4. */
 void p4_links(struct p4_sv *s);
