@@ -513,6 +513,152 @@ static int twin(struct p4_sv *s, struct pmcfs_trans *tx, const struct p4_find *f
 	return packed_append(tx, s->t, &k, body + pos, sz);
 }
 
+/* Has the child of the name elem (a packed dirent) at index in dir a back-reference with that name? */
+static bool has_ref(struct p4_sv *s, uint64_t dir, uint64_t index, const uint8_t *elem)
+{
+	struct pmcfs_dirent d, r;
+	struct pmcfs_ckey kr;
+	uint8_t body[BODY_MAX];
+	uint32_t size, pos, sz;
+
+	memcpy(&d, elem, sizeof(d));
+	kr = key(pmcfs_dirent_ino(&d), PMCFS_KEY_INODE_REF, dir);
+	if (pmcfs_tree_lookup(rfs, s->t, &kr, body, sizeof(body), &size) || size > sizeof(body) ||
+	    !find_elem(body, size, index, &pos, &sz))
+		return false;
+	memcpy(&r, body + pos, sizeof(r));
+	return pmcfs_dirent_name_len(&r) == pmcfs_dirent_name_len(&d) &&
+	       !memcmp(body + pos + sizeof(r), elem + sizeof(d), pmcfs_dirent_name_len(&d));
+}
+
+/*
+ * Do the child's INODE_REF back-reference and inode confirm the name
+ * elem: same name, and an inode of the name's type? The back-reference
+ * is written with both twins and lies under the child's key, so one
+ * damaged item rarely touches it.
+ */
+static bool confirmed(struct p4_sv *s, uint64_t dir, uint64_t index, const uint8_t *elem)
+{
+	struct pmcfs_dirent d;
+	struct pmcfs_inode in;
+
+	memcpy(&d, elem, sizeof(d));
+	return has_ref(s, dir, index, elem) && !get_inode(rfs, s->t, pmcfs_dirent_ino(&d), &in) &&
+	       pmcfs_ftype(pmcfs_inode_mode(&in)) == d.type;
+}
+
+/* The DIR_ENTRY element of (dir, index) as it is now, in elem (DSZ bytes); false if none. */
+static bool entry_now(struct p4_sv *s, uint64_t dir, uint64_t index, uint8_t *elem)
+{
+	uint8_t body[BODY_MAX];
+	uint32_t size, pos, sz;
+	struct pmcfs_ckey k;
+
+	if (entry_by_index(rfs, s->t, dir, index, &k, body, &size, &pos, &sz))
+		return false;
+	memcpy(elem, body + pos, sz);
+	return true;
+}
+
+/*
+ * Does a name finding still hold? Findings are made before the repairs
+ * of their phase, and a P4.022 repair before them may have rewritten the
+ * name they were made from (the scan pairs names by the entry): then
+ * they describe the wrong twin, and applying them would undo the repair.
+ */
+static bool still_holds(struct p4_sv *s, const struct p4_find *f)
+{
+	uint8_t elem[BODY_MAX];
+	struct pmcfs_dirent d;
+	struct pmcfs_inode in;
+
+	switch (f->code) {
+	case PR_NS_ENTRY_NO_REF: case PR_NS_DIR_MULTI_PARENT: case PR_NS_ENTRY_TYPE:
+		if (!entry_now(s, f->ino, f->arg, elem))
+			return f->code != PR_NS_ENTRY_NO_REF;
+		memcpy(&d, elem, sizeof(d));
+		if (f->code == PR_NS_ENTRY_NO_REF)
+			return pmcfs_dirent_ino(&d) == f->arg2 && !has_ref(s, f->ino, f->arg, elem);
+		if (f->code == PR_NS_DIR_MULTI_PARENT)
+			return pmcfs_dirent_ino(&d) == f->arg2;
+		return get_inode(rfs, s->t, pmcfs_dirent_ino(&d), &in) ||
+		       pmcfs_ftype(pmcfs_inode_mode(&in)) == f->arg2;
+	case PR_NS_REF_NO_ENTRY:
+		if (!entry_now(s, f->key.offset, f->arg, elem))
+			return true;
+		memcpy(&d, elem, sizeof(d));
+		return pmcfs_dirent_ino(&d) != f->key.objectid || !has_ref(s, f->key.offset, f->arg, elem);
+	default:
+		return true;
+	}
+}
+
+/*
+ * A name whose DIR_ENTRY element and DIR_INDEX item disagree (P4.022):
+ * the twin the back-reference and the inode's type confirm is rewritten
+ * over the other. If neither or both are, the name goes with every
+ * back-reference to it; an inode left without a name is then taken to
+ * /lost+found by the connectivity phase.
+ */
+static int settle_twins(struct p4_sv *s, struct pmcfs_trans *tx, uint64_t dir, uint64_t index)
+{
+	struct pmcfs_ckey ki = key(dir, PMCFS_KEY_DIR_INDEX, index), ke;
+	uint8_t ib[BODY_MAX], eb[BODY_MAX];
+	uint32_t isize, esize, pos, sz;
+	struct pmcfs_dirent d;
+	bool i_ok = false, e_ok = false;
+	uint64_t ichild = 0, echild = 0;
+	int rc = pmcfs_tree_lookup(rfs, s->t, &ki, ib, sizeof(ib), &isize);
+
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (!rc && isize >= sizeof(d) && isize <= sizeof(ib)) {
+		memcpy(&d, ib, sizeof(d));
+		ichild = pmcfs_dirent_ino(&d);
+		i_ok = isize == DSZ(pmcfs_dirent_name_len(&d)) && pmcfs_dirent_name_len(&d) &&
+		       confirmed(s, dir, index, ib);
+	}
+	if ((rc = entry_by_index(rfs, s->t, dir, index, &ke, eb, &esize, &pos, &sz)) && rc != -ENOENT)
+		return rc;
+	e_ok = !rc && confirmed(s, dir, index, eb + pos);
+	if (!rc) {
+		memcpy(&d, eb + pos, sizeof(d));
+		echild = pmcfs_dirent_ino(&d);
+	}
+	/* The twin that loses may name another inode: its back-reference to this name goes. */
+	if (e_ok != i_ok && echild != ichild && (e_ok ? ichild : echild)) {
+		struct pmcfs_ckey kr = key(e_ok ? ichild : echild, PMCFS_KEY_INODE_REF, dir);
+		if ((rc = packed_remove(tx, s->t, &kr, index)))
+			return rc;
+	}
+	if (e_ok && !i_ok) {
+		out(s->ctx, "subvolume %llu: directory %llu index %llu: the index item is rewritten from "
+			    "the entry, which the back-reference confirms\n", (unsigned long long)s->sv->id,
+		    (unsigned long long)dir, (unsigned long long)index);
+		return pmcfs_tree_update(tx, s->t, &ki, eb + pos, sz);
+	}
+	if (i_ok && !e_ok) {
+		out(s->ctx, "subvolume %llu: directory %llu index %llu: the entry is rewritten from the "
+			    "index item, which the back-reference confirms\n", (unsigned long long)s->sv->id,
+		    (unsigned long long)dir, (unsigned long long)index);
+		if (echild && (rc = packed_cut(tx, s->t, &ke, eb, esize, pos, sz)))
+			return rc;
+		memcpy(&d, ib, sizeof(d));
+		ke = key(dir, PMCFS_KEY_DIR_ENTRY,
+			 pmcfs_name_hash((const char *)ib + sizeof(d), pmcfs_dirent_name_len(&d)));
+		return packed_append(tx, s->t, &ke, ib, isize);
+	}
+	out(s->ctx, "subvolume %llu: directory %llu index %llu: %s confirmed by a back-reference: the "
+		    "name is removed\n", (unsigned long long)s->sv->id, (unsigned long long)dir,
+	    (unsigned long long)index, e_ok ? "both the entry and the index item are" :
+					      "neither the entry nor the index item is");
+	/* remove_name drops the back-reference of the entry's child; the index item's may differ. */
+	ke = key(ichild, PMCFS_KEY_INODE_REF, dir);
+	if (ichild && (rc = packed_remove(tx, s->t, &ke, index)))
+		return rc;
+	return remove_name(tx, s->t, dir, index);
+}
+
 static int set_type(struct p4_sv *s, struct pmcfs_trans *tx, const struct p4_find *f)
 {
 	uint8_t body[BODY_MAX];
@@ -585,6 +731,8 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f)
 	int rc;
 
 	rfs = s->ctx->fs;
+	if (!still_holds(s, f))
+		return 0;
 	if (repair_begin(s->ctx, &tx))
 		return -EIO;
 	switch (f->code) {
@@ -628,6 +776,9 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f)
 		break;
 	case PR_NS_ENTRY_TYPE:
 		rc = set_type(s, tx, f);
+		break;
+	case PR_NS_ENTRY_INDEX_DIFFER:
+		rc = settle_twins(s, tx, f->ino, f->arg);
 		break;
 	case PR_NS_UNATTACHED:
 		rc = reconnect(s, tx, f);

@@ -69,7 +69,7 @@ X(0x4010, NS_EXTENT_OVERLAP, SEV_ERROR,   NO_DEFAULT, "file extents overlap", "k
 X(0x4011, NS_SYMLINK_BAD,    SEV_ERROR,   NO_DEFAULT, "symbolic link target is incomplete", "clear the inode") \
 X(0x4020, NS_ENTRY_NO_INDEX, SEV_ERROR,   PREEN_OK,   "directory entry has no index item", "recreate the index item") \
 X(0x4021, NS_INDEX_NO_ENTRY, SEV_ERROR,   PREEN_OK,   "directory index item has no entry", "recreate the entry") \
-X(0x4022, NS_ENTRY_INDEX_DIFFER, SEV_ERROR, 0,        "directory entry and index item disagree", "") \
+X(0x4022, NS_ENTRY_INDEX_DIFFER, SEV_ERROR, 0,        "directory entry and index item disagree", "rewrite the unconfirmed one") \
 X(0x4023, NS_ENTRY_NO_REF,   SEV_ERROR,   PREEN_OK,   "directory entry has no back-reference", "recreate the back-reference") \
 X(0x4024, NS_REF_NO_ENTRY,   SEV_ERROR,   PREEN_OK,   "back-reference without a directory entry", "delete the back-reference") \
 X(0x4025, NS_ENTRY_DANGLING, SEV_ERROR,   0,          "directory entry points at a missing inode", "remove the name") \

@@ -242,7 +242,7 @@ load common
 	run_case 082-ns-index-no-entry
 }
 
-@test "083-ns-entry-differ: The index item of /d01 says regular file, its entry directory. Not repairable." {
+@test "083-ns-entry-differ: Three names whose entry and index item disagree, settled by the child's" {
 	run_case 083-ns-entry-differ
 }
 
