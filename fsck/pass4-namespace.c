@@ -122,7 +122,7 @@ static bool check_subvol(struct p4_run *run, struct fsck_subvol *sv, uint64_t *f
 		from = ph + 1;
 	}
 	/* Its subtrees can vouch for later snapshots: only if nothing was repaired. */
-	if (clean && from == PH_ITEMS && !run->full_only && !fsck_cancelled)
+	if (clean && from == PH_ITEMS && run->more && !run->full_only && !fsck_cancelled)
 		p4_memo_record(run, &s);
 	*files = s.files;
 	*dirs = s.dirs;
@@ -159,6 +159,10 @@ int pass4_namespace(struct fsck_ctx *ctx)
 		}
 		if (pmcfs_subvol_info(ctx->fs, sv->id, &si))
 			continue;
+		/* Summaries only help a subvolume still to come. */
+		run.more = false;
+		for (j = i + 1; j < ctx->nsubvols && !run.more; j++)
+			run.more = ctx->subvols[j].usable && !ctx->subvols[j].damaged;
 		for (j = 0; j < nv && v[j].root != si.root.blkno; j++)
 			;
 		if (j < nv) {

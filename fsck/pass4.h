@@ -2,8 +2,10 @@
 /*
  * Pass 4 internals, shared by pass4-namespace.c (driver: subvolumes,
  * verdict reuse, phases), pass4-scan.c (the walk: per-leaf checks and
- * the compact records), pass4-links.c (cross-leaf checks on the records)
- * and pass4-repair.c (the repairs, each in its own transaction).
+ * the compact records), pass4-links.c (cross-leaf checks on the records),
+ * pass4-repair.c (the repairs, each in its own transaction), and
+ * pass4-delta.c with pass4-memo.c (the delta check of a snapshot against
+ * the summaries of blocks already found clean).
  */
 #ifndef FSCK_PASS4_H
 #define FSCK_PASS4_H
@@ -109,6 +111,7 @@ struct p4_run {
 	uint64_t leaves_checked, leaves_memo;
 	struct p4_memo memo;		/* subtree summaries (pass4-delta.c) */
 	bool full_only;			/* PMCFS_FSCK_FULL_NAMESPACE: no delta check */
+	bool more;			/* a subvolume is still to be checked after this one */
 	uint64_t delta_ok, delta_fallback, delta_leaves, delta_range_leaves, delta_lookups;
 	uint64_t memo_leaves;		/* read again to summarize a fully checked subvolume */
 };
