@@ -13,16 +13,13 @@
  *   1. every leaf of C passes the per-leaf checks (memoized bit);
  *   2. the per-inode checks (pass4-scan.c, on ranges of inodes) run on
  *      every inode with an item in C, and on the inode at each side of a
- *      join between pieces unless the join is "free": different inodes
- *      meet there, and the memo subtree on each side was, where it was
- *      found clean, also closed there (no item of that inode beyond it);
+ *      join between pieces unless the join is free (free_join below);
  *   3. the pieces' summaries add up to zero (pass4-memo.c), with one
  *      depth label per directory across joins.
  * Why that suffices. An inode's items are contiguous. One not rechecked
- * in 2 lies inside one memo subtree with no join crossing it, and if it
- * reaches the subtree's first or last item the join there is free; so
- * its items are exactly those it had in the clean subvolume where the
- * subtree was memoized, which passed the same per-inode checks. Every
+ * in 2 lies in memo subtrees only, crossing free joins only: those put
+ * it, with the same items, in one clean subvolume where the subtrees
+ * were summarized, and it passed the same per-inode checks there. Every
  * leaf passed the per-leaf checks. What crosses inodes (names against
  * back-references, names against inodes and their types, link counts,
  * one name per directory) is the zero sums. Connectivity and cycles do
@@ -34,7 +31,9 @@
  * Any orphan item, inode without links, unreadable or unverified block,
  * key order problem or label conflict: give up.
  * Cost: the changed blocks, their siblings' memo entries, one climb per
- * directory in C (cached), and the leaves of the rechecked inodes.
+ * directory in C (cached), and the leaves of the rechecked inodes: all
+ * of a changed directory's items, however many leaves they fill (the
+ * per-inode checks do not fold yet).
  * Memory: the memo (one entry per distinct clean block) and per
  * subvolume, arrays of pieces and changed nodes.
  */
@@ -46,6 +45,7 @@
 
 struct piece {
 	uint64_t blk, next;
+	uint32_t tid;
 	struct p4_sum sum;
 	bool memo, first_closed, last_closed;
 };
@@ -206,7 +206,8 @@ static int walk(struct delta *d, uint64_t blk, int level, uint64_t next)
 	size_t me;
 
 	if (e)
-		return add_piece(d, &(struct piece){ blk, e->next, e->sum, true, e->first_closed, e->last_closed });
+		return add_piece(d, &(struct piece){ blk, e->next, e->tid, e->sum, true, e->first_closed,
+						     e->last_closed });
 	/* Blocks a repair wrote since pass 2 are the full check's to verify. */
 	if (level < 0 || level >= MAX_LEVEL || blk >= ctx->nblocks || !bit_test(ctx->seen, blk))
 		return -1;
@@ -258,9 +259,14 @@ static void add_range(struct delta *d, uint64_t lo, uint64_t hi)
 /*
  * A join between pieces is free if no inode crosses it that could have
  * other items in this subvolume than where its pieces were found clean:
- * different inodes meet and each side was closed there; or one inode
- * crosses, begins inside a and ends inside b, and a was followed by its
- * sibling b where it was found clean (so that inode had these items).
+ *   - different inodes meet, and each side was closed there;
+ *   - one inode crosses, and both pieces were summarized in the same
+ *     subvolume T, a followed there by its sibling b: a run of such
+ *     joins is a run of consecutive siblings of T, whose end joins are
+ *     free by the first rule (T's edges, from the same summaries) or
+ *     rechecked, so the inode had exactly these items in T;
+ *   - one inode crosses, begins inside a and ends inside b, and a was
+ *     followed by b where it was summarized: it had these items there.
  */
 static bool free_join(const struct piece *a, const struct piece *b)
 {
@@ -274,7 +280,9 @@ static bool free_join(const struct piece *a, const struct piece *b)
 		return a ? a->last_closed : b->first_closed;
 	if (a->sum.hi != b->sum.lo)
 		return a->last_closed && b->first_closed;
-	return a->next == b->blk && a->sum.lo != a->sum.hi && b->sum.lo != b->sum.hi;
+	if (a->next != b->blk)
+		return false;
+	return a->tid == b->tid || (a->sum.lo != a->sum.hi && b->sum.lo != b->sum.hi);
 }
 
 /* The inodes whose per-inode checks must run in this subvolume (step 2). */
@@ -302,12 +310,15 @@ static void fold(const struct delta *d, size_t pa, size_t pb, struct p4_sum *out
 /* Remember every block read in this walk, with its edges in this subvolume. */
 static void record(struct delta *d)
 {
+	uint32_t tid = ++d->run->ntid;
+
 	for (size_t j = 0; j < d->nnn; j++) {
 		const struct node *n = &d->nn[j];
 		struct p4_memo_ent e;
 		memset(&e, 0, sizeof(e));
 		e.blk = n->blk;
 		e.next = n->next;
+		e.tid = tid;
 		if (n->pa == n->pb)
 			continue;
 		fold(d, n->pa, n->pb, &e.sum);

@@ -94,6 +94,7 @@ struct p4_memo_ent {
 	uint64_t blk;			/* 0: empty slot (block 0 is the superblock) */
 	struct p4_sum sum;
 	uint64_t next;			/* its next sibling there, 0 if last */
+	uint32_t tid;			/* which subvolume of the run summarized it */
 	bool first_closed, last_closed;	/* the inode of its first / last item had no
 					 * item before / after it outside the subtree */
 };
@@ -112,6 +113,7 @@ struct p4_run {
 	struct p4_memo memo;		/* subtree summaries (pass4-delta.c) */
 	bool full_only;			/* PMCFS_FSCK_FULL_NAMESPACE: no delta check */
 	bool more;			/* a subvolume is still to be checked after this one */
+	uint32_t ntid;			/* subvolumes summarized so far */
 	uint64_t delta_ok, delta_fallback, delta_leaves, delta_range_leaves, delta_lookups;
 	uint64_t memo_leaves;		/* read again to summarize a fully checked subvolume */
 };
