@@ -123,7 +123,8 @@ check-pmem: deps
 
 # Long crash-consistency run (tests/README.md): every <=3-op workload on a
 # larger op set plus random 1,000-op workloads; prints the counts.
-crash-long: all
+crash-long: deps
+	@$(MAKE) --no-print-directory all
 	@scripts/crash-long.sh $(BUILD)
 .PHONY: crash-long
 
