@@ -60,4 +60,32 @@ int pmcfs_tree_prune(struct pmcfs_trans *tx, struct pmcfs_tree *t, unsigned leve
 int pmcfs_tree_prune_probe(struct pmcfs_tree *t, unsigned level, const struct pmcfs_ckey *key,
 			   uint64_t blkno);
 
+/*
+ * Rewrite the sound block blkno of t - the node at `level` that the
+ * descent by `key` reaches (any key reaches the root) - as a fresh copy
+ * in a new block, through the copy-on-write path: the nodes above it
+ * are shadowed as for any change, and the copy gets a correct header
+ * (new block number, this transaction's generation, t as owner, and its
+ * checksum at commit). Counts stay exact as for any shadow: if another
+ * tree still holds the original it keeps that reference and the copy's
+ * children gain one; a block only t held is released, reusable once
+ * this transaction is durable. The original is read and verified (not
+ * its owner), never written. Fixes a wrong header field; moves a block
+ * off a bad one. A block this transaction already wrote is new already
+ * and stays where it is. Allowed on read-only snapshots (the contents do
+ * not change, but the copy is newer than the snapshot: clearing the
+ * flag, or not calling this, is the caller's choice). *ret_blkno
+ * (optional) is where the block now is.
+ *
+ * Call it once per tree that reaches the block; to rewrite several
+ * blocks in one transaction, take them from the highest level down (a
+ * block above another is shadowed, so moved, on the way to it).
+ * -ENOENT if the descent reaches another block. pmcfs_tree_reaches says
+ * whether it does (0), without a transaction and changing nothing.
+ */
+int pmcfs_tree_rewrite(struct pmcfs_trans *tx, struct pmcfs_tree *t, unsigned level,
+		       const struct pmcfs_ckey *key, uint64_t blkno, uint64_t *ret_blkno);
+int pmcfs_tree_reaches(struct pmcfs_tree *t, unsigned level, const struct pmcfs_ckey *key,
+		       uint64_t blkno);
+
 #endif /* PMCFS_REPAIR_H */
