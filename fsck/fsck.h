@@ -52,8 +52,9 @@ struct fsck_subvol {
 	uint64_t newer_blkno, newer_gen;	/* RDONLY: first block newer than create_gen */
 };
 
-/* A damaged tree block pass 2 was told to cut out, or (level -1) an
- * unusable extent item to delete (prune.c). */
+/* A damaged tree block pass 2 was told to cut out, a sound one with a
+ * wrong owner to rewrite, or (level -1) an unusable extent item to
+ * delete (prune.c). */
 struct fsck_damage {
 	uint64_t tree, blkno;
 	int level;
@@ -61,6 +62,7 @@ struct fsck_damage {
 	struct pmcfs_ckey hi;		/* the next pointer's key, if has_hi */
 	bool has_hi;
 	bool salvage;			/* a sound leaf with keys out of place: keep those in range */
+	bool rewrite;			/* sound but a wrong owner: copy it, do not cut it */
 };
 
 /* Keys [lo, hi) of a tree that a cut took away (hi unbounded if !has_hi). */
@@ -168,7 +170,8 @@ int pass4_namespace(struct fsck_ctx *ctx);
 int pass5_snapshots(struct fsck_ctx *ctx);
 int pass6_media(struct fsck_ctx *ctx);
 void pass2_release(struct fsck_ctx *ctx);
-/* prune.c: after pass 3, cut the damaged blocks out of every tree reaching them. */
+/* prune.c: after pass 3, cut the damaged blocks out of (and rewrite the
+ * misowned ones in) every tree reaching them. */
 void prune_damaged(struct fsck_ctx *ctx);
 /* Did a cut not yet reported by pass 4 take some item of inode ino from tree? */
 bool lost_inode(const struct fsck_ctx *ctx, uint64_t tree, uint64_t ino);

@@ -95,7 +95,7 @@ static void want_delete(struct fsck_ctx *ctx, const struct xleaf *l, const struc
 		if (ctx->damage[i].level < 0 && !pmcfs_key_cmp(&ctx->damage[i].key, k))
 			return;	/* prune.c deletes it from every tree holding it */
 	ctx->damage = xgrow(ctx->damage, &ctx->damage_cap, ctx->ndamage + 1, sizeof(*ctx->damage));
-	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ l->tree, l->blk, -1, *k, *k, false, false };
+	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ l->tree, l->blk, -1, *k, *k, false, false, false };
 }
 
 static void crosslink(struct fsck_ctx *ctx, const struct xleaves *xl, size_t i, uint64_t b,

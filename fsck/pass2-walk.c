@@ -90,12 +90,12 @@ static void want_cut(struct walk *w, uint64_t blk)
 	struct fsck_ctx *ctx = w->ctx;
 
 	for (size_t i = 0; i < ctx->ndamage; i++)
-		if (ctx->damage[i].blkno == blk)
+		if (ctx->damage[i].blkno == blk && !ctx->damage[i].rewrite)
 			return;
 	ctx->damage = xgrow(ctx->damage, &ctx->damage_cap, ctx->ndamage + 1, sizeof(*ctx->damage));
 	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, w->cur_level,
 							    w->cur_bd->lo, w->cur_bd->hi,
-							    w->cur_bd->has_hi, false };
+							    w->cur_bd->has_hi, false, false };
 }
 
 /*
@@ -129,6 +129,30 @@ static void block_problem(struct walk *w, uint32_t code, uint64_t blk, const cha
 	w->ctx->no_fix = false;
 }
 
+/*
+ * A sound block with an implausible owner: its contents verified, so it
+ * is kept and rewritten (a fresh copy, owned by the tree) in every tree
+ * reaching it (prune.c). The root is reached by any key. Checked on the
+ * first visit only, so this runs once per block.
+ */
+static void owner_problem(struct walk *w, uint64_t blk, uint64_t owner)
+{
+	struct fsck_ctx *ctx = w->ctx;
+	struct pmcfs_ckey k = w->cur_bd->has_lo ? w->cur_bd->lo : (struct pmcfs_ckey){ 0, 0, 0 };
+	char tn[40];
+
+	if (w->tree == PMCFS_SPACEMAP_TREE) {	/* the rebuild writes it anew */
+		block_problem(w, PR_BLOCK_OWNER, blk, "owner %llu", (unsigned long long)owner);
+		return;
+	}
+	if (!fix_problem(ctx, PR_BLOCK_OWNER, "block %llu in the %s: owner %llu",
+			 (unsigned long long)blk, tree_name(w, tn, sizeof(tn)), (unsigned long long)owner))
+		return;
+	ctx->damage = xgrow(ctx->damage, &ctx->damage_cap, ctx->ndamage + 1, sizeof(*ctx->damage));
+	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, w->cur_level, k, k,
+							    false, false, true };
+}
+
 /* An unusable extent item: deleted from every tree holding it (prune.c). */
 static void extent_problem(struct walk *w, uint32_t code, uint64_t blk, const struct pmcfs_ckey *k,
 			   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -146,7 +170,7 @@ static void extent_problem(struct walk *w, uint32_t code, uint64_t blk, const st
 			 tree_name(w, tn, sizeof(tn)), detail))
 		return;
 	ctx->damage = xgrow(ctx->damage, &ctx->damage_cap, ctx->ndamage + 1, sizeof(*ctx->damage));
-	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, -1, *k, *k, false, false };
+	ctx->damage[ctx->ndamage++] = (struct fsck_damage){ w->tree, blk, -1, *k, *k, false, false, false };
 }
 
 static uint32_t verify_code(const struct pmcfs_verify_err *why)
@@ -325,8 +349,7 @@ static void visit(struct walk *w, uint64_t blk, uint64_t ptr_gen, int level, uin
 	}
 	media_hit(w, blk, 1, false, &(struct pmcfs_ckey){ 0, 0, 0 });
 	if (!owner_ok(w, pmcfs_header_owner(h)))
-		block_problem(w, PR_BLOCK_OWNER, blk, "owner %llu",
-			      (unsigned long long)pmcfs_header_owner(h));
+		owner_problem(w, blk, pmcfs_header_owner(h));
 	note_newer(w, blk, gen);
 	/* A tree being deleted loses subtrees from the left: no fill rule. */
 	if (!is_root && !(w->sv && (w->sv->flags & PMCFS_ROOT_DROPPING)))

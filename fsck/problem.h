@@ -37,7 +37,7 @@ X(0x2004, BLOCK_LEVEL,       SEV_ERROR,   NO_DEFAULT, "tree block has the wrong 
 X(0x2005, BLOCK_STRUCTURE,   SEV_ERROR,   NO_DEFAULT, "tree block structure is invalid", "cut the subtree out of every tree") \
 X(0x2006, BLOCK_STALE,       SEV_ERROR,   NO_DEFAULT, "tree block generation differs from its parent pointer", "cut the subtree out of every tree") \
 X(0x2007, BLOCK_FUTURE,      SEV_ERROR,   NO_DEFAULT, "tree block is newer than its parent or the commit", "cut the subtree out of every tree") \
-X(0x2008, BLOCK_OWNER,       SEV_ERROR,   0,          "tree block owner is implausible", "") \
+X(0x2008, BLOCK_OWNER,       SEV_ERROR,   NO_DEFAULT, "tree block owner is implausible", "rewrite it in every tree") \
 X(0x2009, KEY_RANGE,         SEV_ERROR,   NO_DEFAULT, "keys outside the range given by the parent", "cut the subtree out of every tree") \
 X(0x2010, UNDERFULL,         SEV_WARNING, 0,          "tree node less than a quarter full", "") \
 X(0x2011, BLOCK_UNREADABLE,  SEV_ERROR,   NO_DEFAULT, "tree block cannot be read", "cut the subtree out of every tree") \

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Cutting damaged tree blocks out (the fix of P2.001-P2.007, P2.009,
- * P2.011), and deleting unusable extent items (P2.012, P2.013, and
- * P2.014: data over a tree block, where the tree block wins).
+ * P2.011), rewriting sound ones with an implausible owner (P2.008), and
+ * deleting unusable extent items (P2.012, P2.013, and P2.014: data over
+ * a tree block, where the tree block wins).
  *
  * Pass 2 records each damaged non-root block the user agreed to cut, with
  * the key its parent's pointer holds. Here, at the end of pass 3 - once
@@ -21,6 +22,16 @@
  * shadowing a shared leaf on the way counts the extent once more, so
  * only the restart's recount is exact; pass 3 finds the excess and
  * rebuilds the space map.
+ *
+ * A block with a wrong owner verified otherwise, so nothing is lost: in
+ * the same transaction, before the cuts, every tree reaching it gets a
+ * fresh copy with its own id as owner (pmcfs_tree_rewrite; counts stay
+ * exact). Every tree, because a tree left holding the block would have
+ * it reported again; a read-only snapshot among them loses its flag as
+ * for a cut, because the copy is newer than the snapshot (P5.005 could
+ * not tell the repair from a change) and giving the copy an old
+ * generation would defeat the lost-write check. Rewrites go from the
+ * highest level down: a block above another is moved on the way to it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -179,24 +190,48 @@ static int drop_extent(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct pmcf
 	return 0;
 }
 
+/* Rewrite d's block in t, which reaches it. */
+static int rewrite(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct pmcfs_tree *t, uint64_t tree,
+		   const struct fsck_damage *d, size_t *done)
+{
+	char tn[300];
+	uint64_t nb;
+	int rc;
+
+	if ((rc = pmcfs_tree_rewrite(tx, t, (unsigned)d->level, &d->key, d->blkno, &nb)))
+		return rc;
+	(*done)++;
+	tree_text(ctx, tree, tn, sizeof(tn));
+	out(ctx, "rewrote block %llu of %s as block %llu, owner %llu\n", (unsigned long long)d->blkno,
+	    tn, (unsigned long long)nb, (unsigned long long)tree);
+	return 0;
+}
+
+static bool holds(struct fsck_ctx *ctx, struct pmcfs_tree *t, const struct fsck_damage *d)
+{
+	if (d->rewrite)
+		return !pmcfs_tree_reaches(t, (unsigned)d->level, &d->key, d->blkno);
+	if (d->level < 0)
+		return holds_bad_extent(ctx, t, d);
+	return !pmcfs_tree_prune_probe(t, (unsigned)d->level, &d->key, d->blkno);
+}
+
 /* Apply d to one subvolume, if its tree holds the damage. */
 static int fix_in_subvol(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct fsck_subvol *sv,
 			 const struct fsck_damage *d, const uint8_t *buf, size_t *cuts)
 {
 	size_t before = *cuts;
 	struct pmcfs_tree *t;
-	bool holds;
 	int rc = 0;
 
 	if (!sv->usable || sv->root_bad || pmcfs_subvol_open(ctx->fs, sv->id, &t))
 		return 0;
-	holds = d->level < 0 ? holds_bad_extent(ctx, t, d) :
-		!pmcfs_tree_prune_probe(t, (unsigned)d->level, &d->key, d->blkno);
-	if (!holds)
+	if (!holds(ctx, t, d))
 		return 0;
 	/* A changed snapshot is no longer the image it was taken as, and pass 4
 	 * must be free to mend its namespace. Item changes (a deleted extent,
-	 * salvaged items) need the flag gone first. */
+	 * salvaged items) need the flag gone first; a rewrite, because its
+	 * copy is newer than the snapshot. */
 	if ((sv->flags & PMCFS_ROOT_RDONLY)) {
 		if ((rc = pmcfs_subvol_set_rdonly(tx, sv->id, false)))
 			return rc;
@@ -204,8 +239,49 @@ static int fix_in_subvol(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct fs
 		out(ctx, "subvolume %llu \"%s\" is no longer read-only: a repair changes it\n",
 		    (unsigned long long)sv->id, sv->name);
 	}
-	rc = d->level < 0 ? drop_extent(ctx, tx, t, sv->id, d, cuts) : cut(ctx, tx, t, sv->id, d, buf, cuts);
+	if (d->rewrite)
+		rc = rewrite(ctx, tx, t, sv->id, d, cuts);
+	else if (d->level < 0)
+		rc = drop_extent(ctx, tx, t, sv->id, d, cuts);
+	else
+		rc = cut(ctx, tx, t, sv->id, d, buf, cuts);
 	return rc || *cuts > before ? rc : -PMCFS_ECORRUPT;	/* it held it a moment ago */
+}
+
+/* Is d's block also to be cut? Then the cut takes it; no rewrite. */
+static bool also_cut(const struct fsck_ctx *ctx, const struct fsck_damage *d)
+{
+	for (size_t i = 0; i < ctx->ndamage; i++)
+		if (!ctx->damage[i].rewrite && ctx->damage[i].level >= 0 &&
+		    ctx->damage[i].blkno == d->blkno)
+			return true;
+	return false;
+}
+
+/* Apply d to every tree holding it. */
+static int fix_one(struct fsck_ctx *ctx, struct pmcfs_trans *tx, const struct fsck_damage *d,
+		   size_t *cuts)
+{
+	uint8_t *buf = NULL;
+	size_t before = *cuts;
+	int rc = 0;
+
+	if (d->salvage && (buf = xmalloc(PMCFS_BLOCK_SIZE)) &&
+	    pmcfs_block_read(ctx->fs, d->blkno, buf)) {
+		free(buf);
+		buf = NULL;
+	}
+	if (d->tree == PMCFS_ROOTTAB_TREE && d->rewrite) {
+		struct pmcfs_tree *rt = pmcfs_fs_roottab(ctx->fs);
+		rc = holds(ctx, rt, d) ? rewrite(ctx, tx, rt, d->tree, d, cuts) : -PMCFS_ECORRUPT;
+	} else if (d->tree == PMCFS_ROOTTAB_TREE) {
+		rc = cut(ctx, tx, pmcfs_fs_roottab(ctx->fs), d->tree, d, buf, cuts);
+	}
+	for (size_t j = 0; !rc && d->tree != PMCFS_ROOTTAB_TREE && j < ctx->nsubvols; j++)
+		rc = fix_in_subvol(ctx, tx, &ctx->subvols[j], d, buf, cuts);
+	free(buf);
+	/* A rewrite reaches its block in some tree: pass 2 came to it through one. */
+	return rc || !d->rewrite || *cuts > before ? rc : -PMCFS_ECORRUPT;
 }
 
 void prune_damaged(struct fsck_ctx *ctx)
@@ -217,8 +293,8 @@ void prune_damaged(struct fsck_ctx *ctx)
 	if (!ctx->ndamage || fsck_cancelled)
 		return;
 	if (ctx->sm_damaged || ctx->space_risky) {
-		out(ctx, "damaged blocks not cut out: the space map is damaged or under-counts, so "
-			 "new blocks cannot be placed safely\n");
+		out(ctx, "tree blocks not cut out or rewritten: the space map is damaged or "
+			 "under-counts, so new blocks cannot be placed safely\n");
 		fix_failed(ctx, (unsigned)ctx->ndamage);
 		return;
 	}
@@ -226,32 +302,34 @@ void prune_damaged(struct fsck_ctx *ctx)
 		fix_failed(ctx, (unsigned)ctx->ndamage);
 		return;
 	}
-	for (size_t i = 0; !rc && i < ctx->ndamage; i++) {
-		const struct fsck_damage *d = &ctx->damage[i];
-		uint8_t *buf = NULL;
-		if (d->salvage && (buf = xmalloc(PMCFS_BLOCK_SIZE)) &&
-		    pmcfs_block_read(ctx->fs, d->blkno, buf)) {
-			free(buf);
-			buf = NULL;
-		}
-		if (d->tree == PMCFS_ROOTTAB_TREE)
-			rc = cut(ctx, tx, pmcfs_fs_roottab(ctx->fs), d->tree, d, buf, &cuts);
-		for (size_t j = 0; !rc && d->tree != PMCFS_ROOTTAB_TREE && j < ctx->nsubvols; j++)
-			rc = fix_in_subvol(ctx, tx, &ctx->subvols[j], d, buf, &cuts);
-		free(buf);
-	}
+	/*
+	 * Rewrites first, highest level first (pmcfs_repair.h), and the root
+	 * table's before the subvolumes': clearing a read-only flag moves the
+	 * root table's path to that root item. Then the cuts.
+	 */
+	for (int roottab = 1; roottab >= 0; roottab--)
+		for (int level = PMCFS_MAX_LEVEL - 1; !rc && level >= 0; level--)
+			for (size_t i = 0; !rc && i < ctx->ndamage; i++) {
+				const struct fsck_damage *d = &ctx->damage[i];
+				if (d->rewrite && d->level == level &&
+				    (d->tree == PMCFS_ROOTTAB_TREE) == roottab && !also_cut(ctx, d))
+					rc = fix_one(ctx, tx, d, &cuts);
+			}
+	for (size_t i = 0; !rc && i < ctx->ndamage; i++)
+		if (!ctx->damage[i].rewrite)
+			rc = fix_one(ctx, tx, &ctx->damage[i], &cuts);
 	if (rc) {
-		error("cannot cut damaged blocks out on %s: %s", ctx->device, pmcfs_strerror(rc));
+		error("cannot cut out or rewrite tree blocks on %s: %s", ctx->device, pmcfs_strerror(rc));
 		pmcfs_trans_abort(tx);
 	} else {
-		rc = repair_commit(ctx, tx, "commit the cuts");
+		rc = repair_commit(ctx, tx, "commit the cuts and rewrites");
 	}
 	if (rc) {
 		ctx->nlost = lost_before;
 		fix_failed(ctx, (unsigned)ctx->ndamage);
 		return;
 	}
-	verbose(ctx, "%zu cuts for %zu damaged blocks\n", cuts, ctx->ndamage);
+	verbose(ctx, "%zu cuts and rewrites for %zu blocks\n", cuts, ctx->ndamage);
 	ctx->restart = ctx->restart_now = true;
 }
 

@@ -74,7 +74,7 @@ load common
 	run_case 016-block-future
 }
 
-@test "017-block-owner: A leaf of subvolume 256 says the space map owns it." {
+@test "017-block-owner: A leaf of subvolume 256 says the space map owns it: rewritten as a fresh" {
 	run_case 017-block-owner
 }
 
@@ -100,6 +100,14 @@ load common
 
 @test "023-cut-shared: A leaf shared by the live tree and all three snapshots (one read-only)" {
 	run_case 023-cut-shared
+}
+
+@test "024-owner-shared: A leaf shared by the live tree and all three snapshots (one read-only)" {
+	run_case 024-owner-shared
+}
+
+@test "025-owner-node: Interior nodes and roots with implausible owners: the root (level 2) of" {
+	run_case 025-owner-node
 }
 
 @test "030-leaked: An extent becomes a hole (0 blocks): its data blocks are counted but" {
