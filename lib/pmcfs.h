@@ -337,6 +337,13 @@ int pmcfs_subvol_snapshot(struct pmcfs_trans *tx, uint64_t src, const char *name
 			  unsigned flags, uint64_t *ret_id);
 /* Set or clear a subvolume's read-only flag (open trees follow at once). */
 int pmcfs_subvol_set_rdonly(struct pmcfs_trans *tx, uint64_t id, bool rdonly);
+/*
+ * Make id the default subvolume (the one mounted): both superblock
+ * copies are rewritten in place, outside any transaction (-EBUSY inside
+ * one, or if id is being deleted; -ENOENT if it does not exist). Offline
+ * only: a crash leaves the old default or the new one (see super.c).
+ */
+int pmcfs_subvol_set_default(struct pmcfs_fs *fs, uint64_t id);
 /* Drop every reference the subvolume holds, in this transaction; frees what reaches zero. */
 int pmcfs_subvol_delete(struct pmcfs_trans *tx, uint64_t id);
 /*

@@ -260,3 +260,44 @@ int pmcfs_commit_write(struct pmcfs_fs *fs, const struct pmcfs_commit_info *ci)
 		err = pmcfs_dev_flush(fs->dev);
 	return err;
 }
+
+/*
+ * The static superblock is not part of any commit: offline tools rewrite
+ * it in place, the primary first, a barrier after each copy. A crash
+ * between leaves the copies differing (fsck copies the primary over the
+ * replica, P1.003); a torn primary fails its crc and the replica, still
+ * the old one, is used - never a mix of the two.
+ */
+int pmcfs_subvol_set_default(struct pmcfs_fs *fs, uint64_t id)
+{
+	struct pmcfs_sb_info sb = fs->sb;
+	struct pmcfs_subvol_info si;
+	uint8_t *block;
+	int err;
+
+	if (fs->flags & PMCFS_OPEN_RDONLY)
+		return -EROFS;
+	if (fs->in_trans)
+		return -EBUSY;		/* it could be creating or deleting id */
+	if (fs->broken)
+		return -EIO;
+	if ((err = pmcfs_subvol_info(fs, id, &si)))
+		return err;
+	if (si.flags & PMCFS_ROOT_DROPPING)
+		return -EBUSY;		/* being deleted: deletion refuses the default */
+	if (!(block = aligned_alloc(64, PMCFS_BLOCK_SIZE)))
+		return -ENOMEM;
+	sb.root_subvol = id;
+	pmcfs_super_to_disk(&sb, block);
+	err = pmcfs_dev_write(fs->dev, block, PMCFS_BLOCK_SIZE, PMCFS_SB_BLOCK * PMCFS_BLOCK_SIZE);
+	if (!err)
+		err = pmcfs_dev_flush(fs->dev);
+	if (!err)
+		err = pmcfs_dev_write(fs->dev, block, PMCFS_BLOCK_SIZE, sb.replica_blkno * PMCFS_BLOCK_SIZE);
+	if (!err)
+		err = pmcfs_dev_flush(fs->dev);
+	free(block);
+	if (!err)
+		fs->sb.root_subvol = id;
+	return err;
+}

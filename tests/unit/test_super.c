@@ -2,7 +2,8 @@
  * Superblock and commit slots: a torn or damaged write of the newer
  * commit record makes open fall back to the older one, whose state is
  * intact (frees are deferred); a damaged primary superblock is replaced
- * by its replica; nothing valid means a clear error, not a crash.
+ * by its replica; nothing valid means a clear error, not a crash. Also
+ * pmcfs_subvol_set_default: both copies rewritten alike, refusals.
  */
 #include <errno.h>
 #include <string.h>
@@ -160,5 +161,43 @@ int main(void)
 		pmcfs_dev_close(d2);
 	}
 	pmcfs_dev_close(dev);
+
+	/* The default subvolume: both copies, the in-core copy, refusals. */
+	{
+		struct pmcfs_dev *d2;
+		struct pmcfs_fs *fs;
+		struct pmcfs_trans *tx;
+		uint8_t b2[PMCFS_BLOCK_SIZE];
+		uint64_t snap, gone;
+		CHECK_OK(pmcfs_dev_mem_open(DEV_SIZE, &d2));
+		CHECK_OK(pmcfs_mkfs(d2, &p, NULL));
+		CHECK_OK(pmcfs_fs_open(d2, 0, &fs));
+		CHECK_OK(pmcfs_trans_begin(fs, &tx));
+		CHECK_OK(pmcfs_subvol_snapshot(tx, PMCFS_FIRST_SUBVOL, "s", 0, &snap));
+		CHECK_OK(pmcfs_subvol_snapshot(tx, PMCFS_FIRST_SUBVOL, "d", 0, &gone));
+		CHECK_OK(pmcfs_subvol_delete_start(tx, gone));
+		CHECK(pmcfs_subvol_set_default(fs, snap) == -EBUSY);	/* inside a transaction */
+		CHECK_OK(pmcfs_trans_commit(tx));
+		CHECK(pmcfs_subvol_set_default(fs, gone) == -EBUSY);	/* being deleted */
+		CHECK(pmcfs_subvol_set_default(fs, 999) == -ENOENT);
+		CHECK(pmcfs_fs_sb(fs)->root_subvol == PMCFS_FIRST_SUBVOL);
+		CHECK_OK(pmcfs_subvol_set_default(fs, snap));
+		CHECK(pmcfs_fs_sb(fs)->root_subvol == snap);
+		CHECK_OK(pmcfs_trans_begin(fs, &tx));	/* the old default may go now, not the new */
+		CHECK(pmcfs_subvol_delete_start(tx, snap) == -EBUSY);
+		pmcfs_trans_abort(tx);
+		pmcfs_fs_close(fs);
+		CHECK_OK(pmcfs_super_scan(d2, &scan));
+		CHECK(!scan.sb_err && !scan.replica_err && scan.sb.root_subvol == snap);
+		CHECK_OK(pmcfs_dev_read(d2, block, sizeof(block), 0));
+		CHECK_OK(pmcfs_dev_read(d2, b2, sizeof(b2), scan.sb.replica_blkno * PMCFS_BLOCK_SIZE));
+		CHECK(!memcmp(block, b2, sizeof(block)));
+		CHECK(!strcmp(scan.sb.label, "torn"));	/* the rest kept */
+		CHECK_OK(pmcfs_fs_open(d2, PMCFS_OPEN_RDONLY, &fs));
+		CHECK(pmcfs_fs_sb(fs)->root_subvol == snap);
+		CHECK(pmcfs_subvol_set_default(fs, PMCFS_FIRST_SUBVOL) == -EROFS);
+		pmcfs_fs_close(fs);
+		pmcfs_dev_close(d2);
+	}
 	return tcheck_done("test_super");
 }
