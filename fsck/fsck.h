@@ -173,6 +173,8 @@ void pass2_release(struct fsck_ctx *ctx);
 /* prune.c: after pass 3, cut the damaged blocks out of (and rewrite the
  * misowned ones in) every tree reaching them. */
 void prune_damaged(struct fsck_ctx *ctx);
+/* pass4-repair.c: an empty root directory, as mkfs makes it. */
+int make_root_dir(struct pmcfs_trans *tx, struct pmcfs_tree *t);
 /* Did a cut not yet reported by pass 4 take some item of inode ino from tree? */
 bool lost_inode(const struct fsck_ctx *ctx, uint64_t tree, uint64_t ino);
 void lost_reported(struct fsck_ctx *ctx, uint64_t tree);

@@ -708,7 +708,7 @@ static int fix_fields(struct p4_sv *s, struct pmcfs_trans *tx, const struct p4_f
 	return put_inode(tx, s->t, f->ino, &d);
 }
 
-static int make_root(struct pmcfs_trans *tx, struct pmcfs_tree *t)
+int make_root_dir(struct pmcfs_trans *tx, struct pmcfs_tree *t)
 {
 	struct pmcfs_ckey k = key(PMCFS_ROOT_INO, PMCFS_KEY_INODE, 0);
 	struct pmcfs_inode d;
@@ -750,7 +750,7 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f)
 		rc = clear_inode(s, tx, f->ino);
 		break;
 	case PR_NS_ROOT_MISSING:
-		rc = make_root(tx, s->t);
+		rc = make_root_dir(tx, s->t);
 		break;
 	case PR_NS_EXTENT_OVERLAP:
 		rc = settle_overlaps(s, tx, f->ino);

@@ -17,6 +17,11 @@
  *   a snapshot whose root is unusable, or whose item is malformed,
  *   deleted. Removing an entry without dropping its tree leaves its
  *   blocks counted, so the check restarts from pass 2 to recount them.
+ *   A default subvolume missing from the root table is replaced in both
+ *   superblock copies (pmcfs_subvol_set_default) by the lowest-numbered
+ *   usable writable subvolume (256, the one mkfs made, if it is there),
+ *   or by a new empty one with a root directory if there is none: what
+ *   mkfs would leave, and nothing is deleted.
  *   None of these runs while the space map under-counts (pass 3 could
  *   not rebuild it): the allocator could hand out blocks in use.
  * Frees: nothing.
@@ -192,6 +197,78 @@ static void check_one(struct fsck_ctx *ctx, struct fsck_subvol *sv)
 	}
 }
 
+/* The lowest-numbered subvolume a mount could use as the default. */
+static const struct fsck_subvol *default_candidate(const struct fsck_ctx *ctx)
+{
+	const struct fsck_subvol *best = NULL;
+
+	for (size_t i = 0; i < ctx->nsubvols; i++) {
+		const struct fsck_subvol *sv = &ctx->subvols[i];
+		if (sv->usable && !sv->root_bad &&
+		    !(sv->flags & (PMCFS_ROOT_RDONLY | PMCFS_ROOT_DROPPING)) &&
+		    (!best || sv->id < best->id))
+			best = sv;
+	}
+	return best;
+}
+
+/* An empty subvolume with a root directory, as mkfs makes 256. */
+static int create_default(struct fsck_ctx *ctx, uint64_t *id)
+{
+	struct pmcfs_trans *tx;
+	struct pmcfs_tree *t;
+	int rc;
+
+	if (!safe_to_repair(ctx))
+		return -EAGAIN;
+	if ((rc = repair_begin(ctx, &tx)))
+		return rc;
+	if ((rc = pmcfs_subvol_create(tx, "", id)) || (rc = pmcfs_subvol_open(ctx->fs, *id, &t)) ||
+	    (rc = make_root_dir(tx, t))) {
+		error("cannot create a default subvolume: %s", pmcfs_strerror(rc));
+		pmcfs_trans_abort(tx);
+		return rc;
+	}
+	return repair_commit(ctx, tx, "commit the new default subvolume");
+}
+
+static void replace_default(struct fsck_ctx *ctx)
+{
+	const struct fsck_subvol *sv = default_candidate(ctx);
+	uint64_t old = ctx->sb.root_subvol, id;
+	int rc;
+
+	if (sv)
+		id = sv->id;
+	else if (create_default(ctx, &id)) {
+		if (!ctx->space_risky)
+			fix_failed(ctx, 1);
+		return;
+	}
+	if ((rc = pmcfs_subvol_set_default(ctx->fs, id))) {
+		error("cannot make subvolume %llu the default on %s: %s", (unsigned long long)id,
+		      ctx->device, pmcfs_strerror(rc));
+		fix_failed(ctx, 1);
+		return;
+	}
+	ctx->modified = true;
+	ctx->sb = *pmcfs_fs_sb(ctx->fs);
+	if (sv)
+		out(ctx, "the default subvolume is now %llu \"%s\", the lowest-numbered writable one, "
+			 "in place of %llu (both superblock copies rewritten)\n",
+		    (unsigned long long)id, sv->name, (unsigned long long)old);
+	else
+		out(ctx, "the default subvolume is now %llu, a new empty one with a root directory, in "
+			 "place of %llu: no other is usable and writable (both superblock copies "
+			 "rewritten)\n", (unsigned long long)id, (unsigned long long)old);
+	/* Walk the new subvolume; repair what was refused as the default's. */
+	for (size_t i = 0; i < ctx->nsubvols; i++)
+		if (ctx->subvols[i].id == old)
+			ctx->restart = true;
+	if (!sv)
+		ctx->restart = true;
+}
+
 int pass5_snapshots(struct fsck_ctx *ctx)
 {
 	bool have_default = false;
@@ -208,7 +285,8 @@ int pass5_snapshots(struct fsck_ctx *ctx)
 		check_one(ctx, sv);
 		progress(ctx, 5, i + 1, ctx->nsubvols);
 	}
-	if (!have_default && !ctx->walk_incomplete)
-		fix_problem(ctx, PR_ROOT_SUBVOL_GONE, "subvolume %llu", (unsigned long long)ctx->sb.root_subvol);
+	if (!have_default && !ctx->walk_incomplete &&
+	    fix_problem(ctx, PR_ROOT_SUBVOL_GONE, "subvolume %llu", (unsigned long long)ctx->sb.root_subvol))
+		replace_default(ctx);
 	return 0;
 }

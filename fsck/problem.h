@@ -89,7 +89,7 @@ X(0x5003, PARENT_MISSING,    SEV_ERROR,   PREEN_OK,   "parent subvolume does not
 X(0x5004, NAME_DUP,          SEV_ERROR,   0,          "subvolume name is not unique", "rename it") \
 X(0x5005, RDONLY_NEWER,      SEV_ERROR,   NO_DEFAULT, "read-only snapshot holds blocks written after it was taken", "clear the read-only flag") \
 X(0x5006, DROPPING,          SEV_WARNING, PREEN_OK,   "subvolume deletion was interrupted", "finish the deletion") \
-X(0x5007, ROOT_SUBVOL_GONE,  SEV_ERROR,   0,          "the default subvolume is missing from the root table", "") \
+X(0x5007, ROOT_SUBVOL_GONE,  SEV_ERROR,   0,          "the default subvolume is missing from the root table", "make another subvolume the default") \
 X(0x5008, ROOT_ITEM_FLAGS,   SEV_ERROR,   PREEN_OK,   "root table item has unknown flags", "clear them") \
 X(0x5009, ROOT_NAME_BAD,     SEV_ERROR,   PREEN_OK,   "root table item name is malformed", "rename the subvolume to subvol-ID") \
 X(0x6001, DATA_ON_BAD,       SEV_ERROR,   0,          "referenced blocks lie on bad media", "") \

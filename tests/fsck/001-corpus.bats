@@ -178,7 +178,7 @@ load common
 	run_case 055-dropping
 }
 
-@test "056-root-subvol-gone: The superblock names a default subvolume the root table does not have." {
+@test "056-root-subvol-gone: The superblock names a default subvolume the root table does not have:" {
 	run_case 056-root-subvol-gone
 }
 
@@ -188,6 +188,10 @@ load common
 
 @test "058-root-name-bad: Snapshot 258's name length disagrees with its item size." {
 	run_case 058-root-name-bad
+}
+
+@test "059-default-created: The default subvolume is missing and the only subvolume, 256, is" {
+	run_case 059-default-created
 }
 
 @test "060-data-on-bad: The bad-block list covers an extent's data: reported, not movable yet." {
