@@ -102,6 +102,7 @@ struct pmcfs_fs {
 	uint64_t meta_hint;		/* where metadata allocation looks first */
 	uint64_t data_hint;		/* where small data allocation looks first */
 	bool freeidx_loaded;
+	bool bad_refs_ok;		/* moving data off bad runs: their refs are not counted */
 
 	struct pmcfs_trans tx;
 	bool in_trans;

@@ -108,6 +108,8 @@ static int space_add(struct pmcfs_trans *tx, uint64_t start, uint64_t len, int d
 	/* Check the whole range before changing any of it. */
 	for (size_t j = i; j < fs->overlay.n && fs->overlay.runs[j].start < end; j++) {
 		const struct pmcfs_run *r = &fs->overlay.runs[j];
+		if (r->owner == PMCFS_OWNER_BADBLOCK && fs->bad_refs_ok)
+			continue;	/* pmcfs_data_relocate: the bad record stands */
 		if (r->owner != PMCFS_OWNER_FS || r->count == 0)
 			return -PMCFS_ECORRUPT;	/* reference into free, bad or reserved space */
 		if (delta > 0 && r->count == UINT32_MAX)
@@ -115,6 +117,8 @@ static int space_add(struct pmcfs_trans *tx, uint64_t start, uint64_t len, int d
 	}
 	for (; i < fs->overlay.n && fs->overlay.runs[i].start < end; i++) {
 		struct pmcfs_run *r = &fs->overlay.runs[i];
+		if (r->owner == PMCFS_OWNER_BADBLOCK)
+			continue;
 		r->count += delta;
 		r->dirty = true;
 		if (r->count == 0) {

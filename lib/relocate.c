@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Moving file data off bad media (pmcfs_relocate.h).
+ *
+ * Four steps, one transaction:
+ *  1. free blocks of the bad list are recorded bad first, so that no copy
+ *     is placed on them;
+ *  2. every subvolume's extent items touching a bad block are collected
+ *     and their physical ranges merged into move units (one copy each,
+ *     so everything sharing a unit keeps sharing);
+ *  3. each unit gets a new run, written before anything points at it
+ *     (bad blocks as zeros, never read: a read of poison can fault);
+ *  4. every item inside a unit, in every tree, is pointed at the copy
+ *     (+1 on the new blocks, -1 on the old), the allocation's own
+ *     reference on the copy is dropped, and the bad blocks the move
+ *     freed are recorded bad.
+ * Without back-references (format notes §6) finding the items means
+ * reading every subvolume's extent items: a repair, run rarely.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "fs_priv.h"
+#include "pmcfs_relocate.h"
+
+#define BS		PMCFS_BLOCK_SIZE
+#define CHUNK		256		/* blocks per copy I/O */
+
+struct unit {
+	uint64_t old, len, new;
+};
+
+struct ranges {
+	struct pmcfs_badrange *v;
+	size_t n, cap;
+};
+
+struct reloc {
+	struct pmcfs_trans *tx;
+	struct pmcfs_fs *fs;
+	struct ranges bad;		/* sorted, merged */
+	struct ranges zeroed;		/* old blocks written as zeros, ascending */
+	struct ranges cand;		/* ranges of the items touching bad blocks */
+	struct unit *u;
+	size_t nu;
+	pmcfs_relocate_fn fn;
+	void *ctx;
+	struct pmcfs_relocate_result *res;
+};
+
+static int ranges_add(struct ranges *r, uint64_t start, uint64_t len)
+{
+	if (r->n && r->v[r->n - 1].start + r->v[r->n - 1].len == start) {
+		r->v[r->n - 1].len += len;
+		return 0;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct pmcfs_badrange *v = realloc(r->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = (struct pmcfs_badrange){ start, len };
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct pmcfs_badrange *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sort and merge overlapping (and, if join_adjacent, touching) ranges in place. */
+static void ranges_merge(struct ranges *r, bool join_adjacent)
+{
+	size_t n = 0;
+
+	if (r->n)
+		qsort(r->v, r->n, sizeof(*r->v), cmp_range);
+	for (size_t i = 0; i < r->n; i++) {
+		struct pmcfs_badrange *l = n ? &r->v[n - 1] : NULL;
+		uint64_t end = r->v[i].start + r->v[i].len;
+		if (l && (r->v[i].start < l->start + l->len ||
+			  (join_adjacent && r->v[i].start == l->start + l->len))) {
+			if (end > l->start + l->len)
+				l->len = end - l->start;
+			continue;
+		}
+		r->v[n++] = r->v[i];
+	}
+	r->n = n;
+}
+
+/* Index of the first range ending after b. */
+static size_t ranges_find(const struct ranges *r, uint64_t b)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->v[mid].start + r->v[mid].len <= b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool ranges_overlap(const struct ranges *r, uint64_t start, uint64_t len)
+{
+	size_t i = ranges_find(r, start);
+	return i < r->n && r->v[i].start < start + len;
+}
+
+/* Remove [start, start+len) from a run map of disjoint runs. */
+static int runmap_cut(struct pmcfs_runmap *m, uint64_t start, uint64_t len)
+{
+	size_t i, j;
+	int err;
+
+	if ((err = pmcfs_runmap_split(m, start)) || (err = pmcfs_runmap_split(m, start + len)))
+		return err;
+	i = j = pmcfs_runmap_search(m, start);
+	while (j < m->n && m->runs[j].start < start + len)
+		j++;
+	pmcfs_runmap_remove_at(m, i, j - i);
+	return 0;
+}
+
+/*
+ * Record the free blocks of [start, start+len) as bad: committed-free ones
+ * leave the free index, ones freed in this transaction the deferred list
+ * (they must never become allocatable). Blocks in use count as busy.
+ */
+static int claim_bad(struct reloc *r, uint64_t start, uint64_t len, bool count_busy)
+{
+	struct pmcfs_fs *fs = r->fs;
+	uint64_t pos = start, end = start + len;
+	int err;
+
+	while (pos < end) {
+		struct pmcfs_space_info si;
+		uint64_t stop;
+		if ((err = pmcfs_space_lookup(fs, pos, &si)))
+			return err;
+		stop = si.start + si.len < end ? si.start + si.len : end;
+		if (si.owner == PMCFS_OWNER_FS && si.refcount) {
+			if (count_busy)
+				r->res->busy += stop - pos;
+		} else if (si.owner == PMCFS_OWNER_FS) {
+			/* Split at the deferred runs: those were freed by this transaction. */
+			while (pos < stop) {
+				const struct pmcfs_runmap *d = &fs->deferred;
+				size_t i = pmcfs_runmap_search(d, pos);
+				bool deferred = i < d->n && d->runs[i].start <= pos;
+				uint64_t e = stop;
+				if (deferred && d->runs[i].start + d->runs[i].len < e)
+					e = d->runs[i].start + d->runs[i].len;
+				if (!deferred && i < d->n && d->runs[i].start < e)
+					e = d->runs[i].start;
+				if (deferred)
+					err = runmap_cut(&fs->deferred, pos, e - pos);
+				if (!err)
+					err = deferred ? pmcfs_space_set_known(fs, pos, e - pos, 0, 1,
+									       PMCFS_OWNER_BADBLOCK)
+						       : pmcfs_space_mark_bad(r->tx, pos, e - pos);
+				if (err)
+					return err;
+				r->res->marked_bad += e - pos;
+				pos = e;
+			}
+		}
+		pos = stop;
+	}
+	return 0;
+}
+
+static bool extent_decode(const struct pmcfs_fs *fs, const struct pmcfs_ckey *k, const void *body,
+			  uint32_t size, struct pmcfs_extent *d, uint64_t *phys, uint64_t *n)
+{
+	if (k->type != PMCFS_KEY_EXTENT || size != sizeof(*d))
+		return false;
+	memcpy(d, body, sizeof(*d));
+	*phys = pmcfs_extent_phys(d);
+	*n = pmcfs_extent_nblocks(d);
+	/* Malformed items are fsck's to report; they are not moved. */
+	return *n && *phys >= fs->sb.data_start && *phys < fs->sb.data_end &&
+	       *n <= fs->sb.data_end - *phys;
+}
+
+typedef int (*subvol_fn)(struct reloc *r, uint64_t id, struct pmcfs_tree *t);
+
+static int for_each_subvol(struct reloc *r, subvol_fn fn)
+{
+	struct pmcfs_ckey k = { PMCFS_FIRST_SUBVOL, 0, 0 };
+	struct pmcfs_iter *it;
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	const void *body;
+	uint32_t size;
+	int err;
+
+	/* List first: changing a subvolume changes the root table. */
+	if ((err = pmcfs_iter_start(r->fs, &r->fs->roottab, &k, &it)))
+		return err;
+	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
+		if (k.type != PMCFS_KEY_ROOT)
+			continue;
+		if (n == cap) {
+			uint64_t *v = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (!v) {
+				err = -ENOMEM;
+				break;
+			}
+			ids = v;
+		}
+		ids[n++] = k.objectid;
+	}
+	pmcfs_iter_free(it);
+	for (size_t i = 0; err >= 0 && i < n; i++) {
+		struct pmcfs_tree *t;
+		if (!(err = pmcfs_subvol_open(r->fs, ids[i], &t)))
+			err = fn(r, ids[i], t);
+	}
+	free(ids);
+	return err < 0 ? err : 0;
+}
+
+/* Step 2: physical ranges of the items touching a bad block. */
+static int collect(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
+{
+	struct pmcfs_ckey k = { 0, 0, 0 };
+	struct pmcfs_iter *it;
+	const void *body;
+	uint32_t size;
+	int err;
+
+	(void)id;
+	if ((err = pmcfs_iter_start(r->fs, t, &k, &it)))
+		return err;
+	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
+		struct pmcfs_extent d;
+		uint64_t phys, n;
+		if (extent_decode(r->fs, &k, body, size, &d, &phys, &n) &&
+		    ranges_overlap(&r->bad, phys, n) && (err = ranges_add(&r->cand, phys, n)))
+			break;
+	}
+	pmcfs_iter_free(it);
+	return err < 0 ? err : 0;
+}
+
+/* Is old block b to be written as zeros? *ret_end: up to where the answer holds. */
+static int badness(struct reloc *r, uint64_t b, uint64_t end, bool *ret_bad, uint64_t *ret_end)
+{
+	struct pmcfs_space_info si;
+	size_t i = ranges_find(&r->bad, b);
+	bool listed = i < r->bad.n && r->bad.v[i].start <= b;
+	int err = pmcfs_space_lookup(r->fs, b, &si);
+
+	if (err)
+		return err;
+	if (si.start + si.len < end)
+		end = si.start + si.len;
+	if (listed && r->bad.v[i].start + r->bad.v[i].len < end)
+		end = r->bad.v[i].start + r->bad.v[i].len;
+	if (!listed && i < r->bad.n && r->bad.v[i].start < end)
+		end = r->bad.v[i].start;
+	*ret_bad = listed || si.owner == PMCFS_OWNER_BADBLOCK;
+	*ret_end = end;
+	return 0;
+}
+
+/* Read n good blocks at old; a block failing with EIO is poison found now: zeros. */
+static int read_good(struct reloc *r, uint8_t *buf, uint64_t old, uint64_t n)
+{
+	struct pmcfs_dev *dev = r->fs->dev;
+	int err = pmcfs_dev_read(dev, buf, n * BS, old * BS);
+
+	if (err != -EIO)
+		return err;
+	for (uint64_t i = 0; i < n; i++) {
+		err = pmcfs_dev_read(dev, buf + i * BS, BS, (old + i) * BS);
+		if (err == -EIO) {
+			memset(buf + i * BS, 0, BS);
+			err = ranges_add(&r->zeroed, old + i, 1);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Step 3: a new run for u, written whole before anything points at it. */
+static int copy_unit(struct reloc *r, struct unit *u, uint8_t *buf)
+{
+	struct pmcfs_fs *fs = r->fs;
+	uint64_t align = fs->sb.dax_align / BS, got, pos, end = u->old + u->len;
+	unsigned flags = 0;
+	int err;
+
+	/* As the write path: a long extent on a DAX boundary stays PMD-mappable. */
+	if (align > 1 && u->old % align == 0 && u->len >= align / 2)
+		flags = PMCFS_ALLOC_HUGE;
+	err = pmcfs_alloc(r->tx, u->len, u->len, flags, &u->new, &got);
+	if (!err && got < u->len) {	/* an aligned start without the room behind it */
+		if (!(err = pmcfs_space_dec(r->tx, u->new, got)))
+			err = pmcfs_alloc(r->tx, u->len, u->len, 0, &u->new, &got);
+	}
+	if (err)
+		return err;
+	for (pos = u->old; pos < end;) {
+		uint64_t stop;
+		bool bad;
+		if ((err = badness(r, pos, end, &bad, &stop)))
+			return err;
+		while (pos < stop) {
+			uint64_t n = stop - pos < CHUNK ? stop - pos : CHUNK;
+			if (bad) {
+				memset(buf, 0, n * BS);
+				err = ranges_add(&r->zeroed, pos, n);
+			} else {
+				err = read_good(r, buf, pos, n);
+			}
+			if (!err)
+				err = pmcfs_dev_write(fs->dev, buf, n * BS, (u->new + (pos - u->old)) * BS);
+			if (err)
+				return err;
+			pos += n;
+		}
+	}
+	r->res->runs++;
+	r->res->blocks += u->len;
+	return 0;
+}
+
+static const struct unit *unit_of(const struct reloc *r, uint64_t phys, uint64_t n)
+{
+	size_t lo = 0, hi = r->nu;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->u[mid].old + r->u[mid].len <= phys)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < r->nu && r->u[lo].old <= phys && phys + n <= r->u[lo].old + r->u[lo].len)
+		return &r->u[lo];
+	return NULL;
+}
+
+/* The zeroed blocks of [phys, phys+n), as a count and a file byte span. */
+static void lost_span(const struct reloc *r, struct pmcfs_relocate_info *in)
+{
+	uint64_t end = in->old_phys + in->nblocks, first = end, last = 0;
+
+	in->lost_blocks = in->lost_lo = in->lost_hi = 0;
+	if (in->flags & PMCFS_EXTENT_UNWRITTEN)
+		return;		/* reads as zeros whatever the blocks hold */
+	for (size_t i = ranges_find(&r->zeroed, in->old_phys);
+	     i < r->zeroed.n && r->zeroed.v[i].start < end; i++) {
+		uint64_t lo = r->zeroed.v[i].start > in->old_phys ? r->zeroed.v[i].start : in->old_phys;
+		uint64_t hi = r->zeroed.v[i].start + r->zeroed.v[i].len;
+		if (hi > end)
+			hi = end;
+		in->lost_blocks += hi - lo;
+		first = lo < first ? lo : first;
+		last = hi > last ? hi : last;
+	}
+	if (in->lost_blocks) {
+		in->lost_lo = in->offset + (first - in->old_phys) * BS;
+		in->lost_hi = in->offset + (last - in->old_phys) * BS;
+	}
+}
+
+struct item {
+	struct pmcfs_ckey k;
+	struct pmcfs_extent d;
+};
+
+/* A read-only snapshot keeps its flag: its tree is as of this generation now. */
+static int advance_create_gen(struct reloc *r, uint64_t id)
+{
+	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };
+	uint8_t buf[sizeof(struct pmcfs_root_item) + PMCFS_NAME_MAX];
+	struct pmcfs_root_item ri;
+	uint32_t size;
+	int err = pmcfs_tree_lookup(r->fs, &r->fs->roottab, &k, buf, sizeof(buf), &size);
+
+	if (err)
+		return err;
+	if (size < sizeof(ri) || size > sizeof(buf))
+		return -PMCFS_ECORRUPT;
+	memcpy(&ri, buf, sizeof(ri));
+	pmcfs_set_root_item_create_gen(&ri, r->tx->gen);
+	memcpy(buf, &ri, sizeof(ri));
+	return pmcfs_tree_update(r->tx, &r->fs->roottab, &k, buf, size);
+}
+
+/* Step 4, per tree: every item lying inside a unit points at its copy. */
+static int remap(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
+{
+	struct pmcfs_ckey k = { 0, 0, 0 };
+	struct pmcfs_iter *it;
+	struct item *v = NULL;
+	size_t n = 0, cap = 0;
+	const void *body;
+	uint32_t size;
+	bool ro = t->rdonly;
+	int err;
+
+	/* Collect first: changing the tree invalidates the iterator. */
+	if ((err = pmcfs_iter_start(r->fs, t, &k, &it)))
+		return err;
+	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
+		struct pmcfs_extent d;
+		uint64_t phys, nb;
+		if (!extent_decode(r->fs, &k, body, size, &d, &phys, &nb) || !unit_of(r, phys, nb))
+			continue;
+		if (n == cap) {
+			struct item *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[n++] = (struct item){ k, d };
+	}
+	pmcfs_iter_free(it);
+	/* A repair, not an item change: only where the data lives moves. */
+	t->rdonly = false;
+	for (size_t i = 0; err >= 0 && i < n; i++) {
+		struct pmcfs_relocate_info in = { .subvol = id, .ino = v[i].k.objectid,
+						  .offset = v[i].k.offset, .rdonly = ro };
+		const struct unit *u;
+		in.old_phys = pmcfs_extent_phys(&v[i].d);
+		in.nblocks = pmcfs_extent_nblocks(&v[i].d);
+		in.flags = pmcfs_extent_flags(&v[i].d);
+		u = unit_of(r, in.old_phys, in.nblocks);
+		in.new_phys = u->new + (in.old_phys - u->old);
+		pmcfs_set_extent_phys(&v[i].d, in.new_phys);
+		lost_span(r, &in);
+		if ((err = pmcfs_tree_update(r->tx, t, &v[i].k, &v[i].d, sizeof(v[i].d))) ||
+		    (err = pmcfs_space_inc(r->tx, in.new_phys, in.nblocks)) ||
+		    (err = pmcfs_space_dec(r->tx, in.old_phys, in.nblocks)))
+			break;
+		r->res->items++;
+		if (r->fn && (err = r->fn(r->ctx, &in)))
+			break;
+	}
+	t->rdonly = ro;
+	if (err >= 0 && n && ro)
+		err = advance_create_gen(r, id);
+	free(v);
+	return err < 0 ? err : 0;
+}
+
+int pmcfs_data_relocate(struct pmcfs_trans *tx, const struct pmcfs_badrange *bad, size_t nbad,
+			pmcfs_relocate_fn fn, void *ctx, struct pmcfs_relocate_result *ret)
+{
+	struct pmcfs_fs *fs = tx->fs;
+	struct pmcfs_relocate_result res = { 0 };
+	struct reloc r = { .tx = tx, .fs = fs, .fn = fn, .ctx = ctx, .res = &res };
+	uint8_t *buf = NULL;
+	int err = 0;
+
+	if (!fs->in_trans || tx != &fs->tx || fs->broken)
+		return -EINVAL;
+	for (size_t i = 0; !err && i < nbad; i++) {
+		uint64_t s = bad[i].start, e = bad[i].start + bad[i].len;
+		if (e < s)
+			err = -EINVAL;
+		s = s > fs->sb.data_start ? s : fs->sb.data_start;
+		e = e < fs->sb.data_end ? e : fs->sb.data_end;
+		if (!err && s < e)
+			err = ranges_add(&r.bad, s, e - s);
+	}
+	ranges_merge(&r.bad, true);
+	if (err || (err = pmcfs_space_load(fs)))
+		goto out;
+	fs->bad_refs_ok = true;
+	/* 1: no copy may land on a bad block. */
+	for (size_t i = 0; !err && i < r.bad.n; i++)
+		err = claim_bad(&r, r.bad.v[i].start, r.bad.v[i].len, false);
+	/* 2: the units. */
+	if (!err)
+		err = for_each_subvol(&r, collect);
+	if (err)
+		goto out;
+	ranges_merge(&r.cand, false);
+	if (r.cand.n && !(r.u = malloc(r.cand.n * sizeof(*r.u)))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < r.cand.n; i++)
+		r.u[r.nu++] = (struct unit){ r.cand.v[i].start, r.cand.v[i].len, 0 };
+	/* 3: the copies. */
+	if (r.nu && !(buf = aligned_alloc(64, CHUNK * BS)))
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < r.nu; i++)
+		err = copy_unit(&r, &r.u[i], buf);
+	/* 4: the references, then the copies' own allocation reference, then the records. */
+	if (!err && r.nu)
+		err = for_each_subvol(&r, remap);
+	for (size_t i = 0; !err && i < r.nu; i++)
+		err = pmcfs_space_dec(tx, r.u[i].new, r.u[i].len);
+	for (size_t i = 0; !err && i < r.bad.n; i++)
+		err = claim_bad(&r, r.bad.v[i].start, r.bad.v[i].len, true);
+	/* Blocks found unreadable; listed or recorded ones are bad already. */
+	for (size_t i = 0; !err && i < r.zeroed.n; i++)
+		err = claim_bad(&r, r.zeroed.v[i].start, r.zeroed.v[i].len, true);
+	res.lost_blocks = 0;
+	for (size_t i = 0; i < r.zeroed.n; i++)
+		res.lost_blocks += r.zeroed.v[i].len;
+out:
+	fs->bad_refs_ok = false;
+	free(buf);
+	free(r.u);
+	free(r.bad.v);
+	free(r.zeroed.v);
+	free(r.cand.v);
+	if (!err && ret)
+		*ret = res;
+	return err;
+}
