@@ -129,6 +129,8 @@ struct fsck_ctx {
 	struct pmcfs_badrange *badv;
 	size_t nbadv;
 	bool have_badlist;
+	struct fsck_refs move;		/* bad blocks whose data is to move (P3.005, P6.001) */
+	unsigned move_yes;		/* findings that move fixes */
 
 	/* What cuts took away: kept across restarts, for pass 4's lost-data report. */
 	struct fsck_lost *lost;
@@ -178,6 +180,8 @@ int make_root_dir(struct pmcfs_trans *tx, struct pmcfs_tree *t);
 /* Did a cut not yet reported by pass 4 take some item of inode ino from tree? */
 bool lost_inode(const struct fsck_ctx *ctx, uint64_t tree, uint64_t ino);
 void lost_reported(struct fsck_ctx *ctx, uint64_t tree);
+/* badmove.c: in pass 6, move the data off ctx->move's blocks and record them bad. */
+void move_off_bad(struct fsck_ctx *ctx);
 
 /* problem.c: report a finding; true if it is to be fixed now. */
 bool fix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, ...)

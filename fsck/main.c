@@ -352,6 +352,7 @@ int main(int argc, char **argv)
 	if (ctx.dev)
 		pmcfs_dev_close(ctx.dev);
 	free(ctx.badv);
+	refs_free(&ctx.move);
 	free(ctx.shown);
 	free(ctx.lost);
 	free(ctx.lost_said);

@@ -18,6 +18,9 @@
  *   found: leaks, over-counts, under-counts (blocks at risk of double
  *   allocation), references into free space or bad blocks. Also the free
  *   block count of the commit record.
+ * Bad records: referenced blocks the map records as bad (P3.005) are
+ *   believed, not rebuilt away: pass 6 moves their data off (badmove.c),
+ *   and a rebuild keeps their bad record meanwhile.
  * Fixes: the space map is derived data. If any of the above (or pass 2's
  *   space map damage) is to be fixed, a second sweep without the old map's
  *   own nodes gives the partition the new map must describe, and
@@ -104,17 +107,42 @@ struct pending {
 	uint64_t start, end, stored, found;
 };
 
+/*
+ * Referenced blocks the space map records as bad: that record is the
+ * filesystem's own bad-block list, so it is believed and the data moves
+ * off them in pass 6 (badmove.c). Tree blocks cannot move yet.
+ */
+static void move_later(struct fsck_ctx *ctx, uint64_t s, uint64_t e)
+{
+	for (uint64_t b = s; b < e; b++)
+		if (bit_test(ctx->seen, b)) {
+			out(ctx, "not moved: block %llu is a tree block (tree blocks are not moved off "
+				 "bad media yet)\n", (unsigned long long)b);
+			fix_failed(ctx, 1);
+			break;
+		}
+	refs_add(&ctx->move, s, e - s);
+	ctx->move_yes++;
+}
+
 static void flush(struct fsck_ctx *ctx, struct pending *p)
 {
+	bool fix;
+
 	if (!p->code)
 		return;
-	if (fix_problem(ctx, p->code, "blocks %llu-%llu (%llu): space map %llu, found %llu",
-			(unsigned long long)p->start, (unsigned long long)p->end - 1,
-			(unsigned long long)(p->end - p->start), (unsigned long long)p->stored,
-			(unsigned long long)p->found))
+	fix = fix_problem(ctx, p->code, "blocks %llu-%llu (%llu): space map %llu, found %llu",
+			  (unsigned long long)p->start, (unsigned long long)p->end - 1,
+			  (unsigned long long)(p->end - p->start), (unsigned long long)p->stored,
+			  (unsigned long long)p->found);
+	if (p->code == PR_REF_TO_BAD) {
+		if (fix)
+			move_later(ctx, p->start, p->end);
+	} else if (fix) {
 		ctx->rebuild_yes++;
-	else if (fsck_problem_find(p->code)->fix[0])
+	} else if (fsck_problem_find(p->code)->fix[0]) {
 		ctx->rebuild_no++;
+	}
 	p->code = 0;
 }
 
@@ -313,8 +341,12 @@ static int cmp_bad(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Free blocks the old map recorded as bad stay bad. */
-static void put_free(struct fsck_ctx *ctx, uint64_t s, uint64_t l, size_t *bi)
+/*
+ * Blocks the old map recorded as bad stay bad: free ones, and referenced
+ * ones too (P3.005: their data moves off them in pass 6; until then the
+ * record must not be lost).
+ */
+static void put_split(struct fsck_ctx *ctx, uint64_t s, uint64_t l, uint64_t count, size_t *bi)
 {
 	const struct fsck_refs *bad = &ctx->smbad;
 	uint64_t e = s + l;
@@ -329,7 +361,7 @@ static void put_free(struct fsck_ctx *ctx, uint64_t s, uint64_t l, size_t *bi)
 			continue;
 		}
 		uint64_t stop = *bi < bad->n && bad->v[*bi].start < e ? bad->v[*bi].start : e;
-		put_run(ctx, s, stop - s, 0, PMCFS_OWNER_FS);
+		put_run(ctx, s, stop - s, count, PMCFS_OWNER_FS);
 		s = stop;
 	}
 }
@@ -354,10 +386,7 @@ static void rebuild(struct fsck_ctx *ctx, struct sweep *sw)
 			e = ctx->sb.data_end;
 		if (s >= e)
 			continue;
-		if (c)
-			put_run(ctx, s, e - s, c, PMCFS_OWNER_FS);
-		else
-			put_free(ctx, s, e - s, &bi);
+		put_split(ctx, s, e - s, c, &bi);
 	}
 	put_run(ctx, ctx->sb.data_end, ctx->nblocks - ctx->sb.data_end, 1, PMCFS_OWNER_SUPER);
 	for (size_t i = 0; i < ctx->smrefs.n; i++)
@@ -416,6 +445,8 @@ int pass3_refcount(struct fsck_ctx *ctx)
 	}
 	sw.i = sw.j = 0;
 	sw.pos = sw.count = 0;
+	ctx->move.n = 0;
+	ctx->move_yes = 0;
 	compare(ctx, &sw);
 	if (ctx->rebuild_yes && !fsck_cancelled) {
 		if (ctx->walk_incomplete) {

@@ -10,9 +10,12 @@
  *   back-references (pass 4's p4_path; the first name of each directory).
  * Checks: each hit is reported; every listed bad block of the data area
  *   is recorded as bad media in the space map.
- * Fixes: free bad blocks are recorded (owner BADBLOCK, count 1) in one
- *   transaction, so they are never allocated. Data already on a bad block
- *   cannot be moved yet: that stays an error.
+ * Fixes: data on bad blocks (and, from pass 3, data on blocks the space
+ *   map records as bad) moves to new blocks, and the bad blocks are
+ *   recorded, in one transaction (badmove.c); then the check restarts to
+ *   recount. Free bad blocks are recorded (owner BADBLOCK, count 1) so
+ *   they are never allocated. Tree blocks on bad media are not moved yet:
+ *   that stays an error.
  * Frees: nothing (the hit list goes with pass 2's state).
  */
 #include <stdio.h>
@@ -20,6 +23,18 @@
 #include "fsck.h"
 #include "pass4.h"
 #include "pmcfs_repair.h"
+
+/* Only the listed blocks of a hit are bad: the rest of its data is copied. */
+static void move_listed(struct fsck_ctx *ctx, uint64_t s, uint64_t len)
+{
+	for (size_t i = 0; i < ctx->nbadv; i++) {
+		uint64_t a = ctx->badv[i].start > s ? ctx->badv[i].start : s;
+		uint64_t b = ctx->badv[i].start + ctx->badv[i].len < s + len ?
+			     ctx->badv[i].start + ctx->badv[i].len : s + len;
+		if (a < b)
+			refs_add(&ctx->move, a, b - a);
+	}
+}
 
 static void report_hits(struct fsck_ctx *ctx)
 {
@@ -34,15 +49,21 @@ static void report_hits(struct fsck_ctx *ctx)
 		if (h->data) {
 			char path[1024];
 			p4_path(ctx, h->tree, h->key.objectid, path, sizeof(path));
-			fix_problem(ctx, PR_DATA_ON_BAD,
-				    "blocks %llu-%llu: extent of inode %llu at offset %llu in %s: %s",
-				    (unsigned long long)h->start, (unsigned long long)(h->start + h->len - 1),
-				    (unsigned long long)h->key.objectid, (unsigned long long)h->key.offset,
-				    where, path);
+			if (fix_problem(ctx, PR_DATA_ON_BAD,
+					"blocks %llu-%llu: extent of inode %llu at offset %llu in %s: %s",
+					(unsigned long long)h->start,
+					(unsigned long long)(h->start + h->len - 1),
+					(unsigned long long)h->key.objectid,
+					(unsigned long long)h->key.offset, where, path)) {
+				move_listed(ctx, h->start, h->len);
+				ctx->move_yes++;
+			}
+		} else if (fix_problem(ctx, PR_DATA_ON_BAD, "block %llu: tree block of %s",
+				       (unsigned long long)h->start, where)) {
+			out(ctx, "not moved: block %llu is a tree block (tree blocks are not moved off bad "
+				 "media yet)\n", (unsigned long long)h->start);
+			fix_failed(ctx, 1);
 		}
-		else
-			fix_problem(ctx, PR_DATA_ON_BAD, "block %llu: tree block of %s",
-				    (unsigned long long)h->start, where);
 	}
 }
 
@@ -87,11 +108,13 @@ static void check_range(struct fsck_ctx *ctx, uint64_t s, uint64_t e)
 
 int pass6_media(struct fsck_ctx *ctx)
 {
+	if (ctx->have_badlist)
+		report_hits(ctx);
+	move_off_bad(ctx);	/* P3.005's blocks too, bad-block list or not */
 	if (!ctx->have_badlist) {
 		verbose(ctx, "no bad-block list: media errors not checked\n");
 		return 0;
 	}
-	report_hits(ctx);
 	if (ctx->sm_damaged && ctx->space_risky) {
 		out(ctx, "bad blocks not compared with the space map: it is damaged\n");
 		return 0;

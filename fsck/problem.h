@@ -49,7 +49,7 @@ X(0x3001, LEAKED,            SEV_ERROR,   PREEN_OK,   "leaked blocks: counted in
 X(0x3002, OVERCOUNT,         SEV_ERROR,   PREEN_OK,   "space map count above the references found", "rebuild the space map") \
 X(0x3003, UNDERCOUNT,        SEV_ERROR,   PREEN_OK,   "space map count below the references found (risk of double allocation)", "rebuild the space map") \
 X(0x3004, REF_TO_FREE,       SEV_ERROR,   PREEN_OK,   "referenced blocks are free in the space map", "rebuild the space map") \
-X(0x3005, REF_TO_BAD,        SEV_ERROR,   0,          "referenced blocks are recorded as bad media", "") \
+X(0x3005, REF_TO_BAD,        SEV_ERROR,   NO_DEFAULT, "referenced blocks are recorded as bad media", "move the data off them") \
 X(0x3006, RECORD_BAD,        SEV_ERROR,   PREEN_OK,   "space map record is invalid", "rebuild the space map") \
 X(0x3007, PARTITION,         SEV_ERROR,   PREEN_OK,   "space map records leave a gap or overlap", "rebuild the space map") \
 X(0x3008, NOT_MERGED,        SEV_ERROR,   PREEN_OK,   "adjacent space map records are equal (not canonical)", "rebuild the space map") \
@@ -92,7 +92,7 @@ X(0x5006, DROPPING,          SEV_WARNING, PREEN_OK,   "subvolume deletion was in
 X(0x5007, ROOT_SUBVOL_GONE,  SEV_ERROR,   0,          "the default subvolume is missing from the root table", "make another subvolume the default") \
 X(0x5008, ROOT_ITEM_FLAGS,   SEV_ERROR,   PREEN_OK,   "root table item has unknown flags", "clear them") \
 X(0x5009, ROOT_NAME_BAD,     SEV_ERROR,   PREEN_OK,   "root table item name is malformed", "rename the subvolume to subvol-ID") \
-X(0x6001, DATA_ON_BAD,       SEV_ERROR,   0,          "referenced blocks lie on bad media", "") \
+X(0x6001, DATA_ON_BAD,       SEV_ERROR,   NO_DEFAULT, "referenced blocks lie on bad media", "move the data off them") \
 X(0x6002, BAD_NOT_RECORDED,  SEV_ERROR,   PREEN_OK,   "bad blocks are not recorded in the space map", "record them")
 
 enum fsck_problem_code {

@@ -10,6 +10,24 @@
 
 load common
 
+# same_but_zeros SNAP PATH OFF LEN...: PATH (in snapshot SNAP, "" for the
+# live tree) reads after the repair as before it (pre.img), except each
+# byte range [OFF, OFF+LEN), which now reads as zeros (moved off bad media).
+same_but_zeros() {
+	local opt=()
+	[ -z "$1" ] || opt=(--snapshot "$1")
+	"$DUMP" "${opt[@]}" cat "$2" pre.img >before.bin
+	"$DUMP" "${opt[@]}" cat "$2" test.img >after.bin
+	cp before.bin expect.bin
+	shift 2
+	while [ $# -ge 2 ]; do
+		dd if=/dev/zero of=expect.bin bs=1 seek="$1" count="$2" conv=notrunc status=none
+		shift 2
+	done
+	cmp expect.bin after.bin
+	! cmp -s before.bin after.bin	# the bad blocks did hold data
+}
+
 @test "001-sb-primary: The primary superblock fails its crc: rewritten from the replica." {
 	run_case 001-sb-primary
 }
@@ -126,7 +144,7 @@ load common
 	run_case 033-ref-to-free
 }
 
-@test "034-ref-to-bad: A run of referenced blocks is recorded as bad media: not repairable" {
+@test "034-ref-to-bad: A run of referenced blocks (24 files) is recorded as bad media: believed, the data moves off, the run stays bad." {
 	run_case 034-ref-to-bad
 }
 
@@ -194,12 +212,31 @@ load common
 	run_case 059-default-created
 }
 
-@test "060-data-on-bad: The bad-block list covers an extent's data: reported, not movable yet." {
+@test "060-data-on-bad: The bad-block list covers an extent's first block: moved in all four trees, that block reads as zeros." {
 	run_case 060-data-on-bad
+	cd "$BATS_TEST_TMPDIR"
+	for snap in "" snap-0 snap-1 snap-2; do same_but_zeros "$snap" /d00/d05/f305 0 4096; done
+	"$DUMP" snapshots test.img | grep -Eq '^257 +256 +ro .*snap-0$'
 }
 
 @test "061-bad-not-recorded: The bad-block list names free blocks the space map does not record." {
 	run_case 061-bad-not-recorded
+}
+
+@test "062-bad-reflinked: A bad block under an extent the file shares at 1 MiB in four trees: one copy, still shared by all eight items." {
+	run_case 062-bad-reflinked
+	cd "$BATS_TEST_TMPDIR"
+	"$DUMP" extents /d03/f303 test.img >ext.out
+	[ "$(awk '$1 == 0 || $1 == 1048576 { print $2, $4 }' ext.out | sort -u)" = "$(awk '$1 == 0 { print $2, 8 }' ext.out)" ]
+	same_but_zeros "" /d03/f303 8192 4096 1056768 4096
+	same_but_zeros snap-0 /d03/f303 8192 4096 1056768 4096
+}
+
+@test "063-bad-rdonly-snapshot: A bad block held only by the read-only snapshot: moved, and the snapshot stays read-only." {
+	run_case 063-bad-rdonly-snapshot
+	cd "$BATS_TEST_TMPDIR"
+	same_but_zeros snap-0 /d00/n0-0 0 100
+	"$DUMP" cat /d00/n0-0 pre.img | cmp - <("$DUMP" cat /d00/n0-0 test.img)
 }
 
 @test "070-ns-item-stray: An item of a type no inode has (9) under inode /d00/n0-0." {
