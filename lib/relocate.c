@@ -159,8 +159,7 @@ static int claim_bad(struct reloc *r, uint64_t start, uint64_t len, bool count_b
 					e = d->runs[i].start + d->runs[i].len;
 				if (!deferred && i < d->n && d->runs[i].start < e)
 					e = d->runs[i].start;
-				if (deferred)
-					err = runmap_cut(&fs->deferred, pos, e - pos);
+				err = deferred ? runmap_cut(&fs->deferred, pos, e - pos) : 0;
 				if (!err)
 					err = deferred ? pmcfs_space_set_known(fs, pos, e - pos, 0, 1,
 									       PMCFS_OWNER_BADBLOCK)
