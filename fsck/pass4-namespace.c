@@ -84,7 +84,8 @@ static bool check_subvol(struct p4_run *run, struct fsck_subvol *sv, uint64_t *f
 	struct fsck_ctx *ctx = run->ctx;
 	struct p4_sv s;
 	enum p4_phase from = PH_ITEMS;
-	bool clean = true;
+	bool clean = true, restarted = false;
+	unsigned restarts = 0;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
@@ -106,6 +107,18 @@ static bool check_subvol(struct p4_run *run, struct fsck_subvol *sv, uint64_t *f
 		p4_links(&s);
 		if (s.nfinds)
 			clean = false;
+		/* A repair can create an earlier phase's finding (clearing the
+		 * root directory's inode leaves it missing): go back for it, a
+		 * bounded number of times so repairs cannot chase each other. */
+		for (size_t i = 0; i < s.nfinds && restarts < 3; i++)
+			if (s.finds[i].phase < from) {
+				from = s.finds[i].phase;
+				restarted = true;
+			}
+		if (restarted) {
+			restarts++;
+			restarted = false;
+		}
 		/* Files that kept their inode item but lost other items to a cut. */
 		for (size_t i = 0; from == PH_ITEMS && i < s.ninodes; i++)
 			if (lost_inode(ctx, sv->id, s.inodes[i].ino))

@@ -71,3 +71,15 @@ regress() {
 @test "fuzz regression 005: cat of a file whose size is 2^63 ends" {
 	regress 005-cat-huge-sparse.patch
 }
+
+@test "fuzz regression 006: a cleared root directory inode is recreated in the same -y run" {
+	regress 006-root-inode-cleared.patch
+}
+
+@test "fuzz regression 007: a root inode item retyped as a symlink chunk: both repairs in one -y run" {
+	regress 007-root-inode-retyped.patch
+}
+
+@test "fuzz regression 008: a root directory with mode 0 is cleared and recreated in one -y run" {
+	regress 008-root-mode-zero.patch
+}
