@@ -153,6 +153,7 @@ report() { jq -c 'del(.seconds, .hash_seconds, .dedupe_seconds, .bytes_read_dire
 	# buffer past EOF) is fixed.
 	run_ok $INSTRUMENT "$REFLINK" scan -r -d --threads 1 --min-size 1 --json \
 		--hashfile "$BATS_TEST_TMPDIR/h" "$d"
+	echo "$output"		# shown only if a check below fails
 	json_ok "$output"
 	[ "$(jq .files <<<"$output")" -eq 22 ]
 	[ "$(jq .skipped_small <<<"$output")" -eq 2 ]
