@@ -141,6 +141,9 @@ int pmcfs_space_apply(struct pmcfs_trans *tx);		/* overlay -> tree, at commit */
 void pmcfs_space_reset(struct pmcfs_fs *fs);		/* abort */
 int pmcfs_space_release_deferred(struct pmcfs_fs *fs);	/* after commit */
 int pmcfs_space_mark_bad(struct pmcfs_trans *tx, uint64_t start, uint64_t len);
+/* Record the free blocks [start, end) bad, including ones this transaction
+ * freed (they leave the deferred list: never to become allocatable). */
+int pmcfs_space_claim_free_bad(struct pmcfs_trans *tx, uint64_t start, uint64_t end);
 int pmcfs_freeidx_take(struct pmcfs_fs *fs, uint64_t start, uint64_t len);
 int pmcfs_freeidx_add(struct pmcfs_runmap *m, uint64_t start, uint64_t len);
 

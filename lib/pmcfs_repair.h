@@ -31,8 +31,11 @@ int pmcfs_space_rebuild(struct pmcfs_trans *tx, const struct pmcfs_space_info *r
 
 /*
  * Record [start, start+len) as bad media (owner BADBLOCK, refcount 1) so
- * it is never allocated. Every block must be free or already bad (-EBUSY
- * if one is in use: its data must be moved first).
+ * it is never allocated. Every block must be free or already bad: free
+ * since the last commit, or freed by this transaction (a tree block just
+ * rewritten elsewhere, say; it leaves the list of blocks that become
+ * allocatable at commit). -EBUSY, changing nothing, if one is in use:
+ * what is on it must be moved first.
  */
 int pmcfs_space_set_bad(struct pmcfs_trans *tx, uint64_t start, uint64_t len);
 
@@ -87,5 +90,17 @@ int pmcfs_tree_rewrite(struct pmcfs_trans *tx, struct pmcfs_tree *t, unsigned le
 		       const struct pmcfs_ckey *key, uint64_t blkno, uint64_t *ret_blkno);
 int pmcfs_tree_reaches(struct pmcfs_tree *t, unsigned level, const struct pmcfs_ckey *key,
 		       uint64_t blkno);
+
+/*
+ * A repair that keeps a read-only snapshot's contents but moves its
+ * blocks (pmcfs_tree_rewrite, pmcfs_data_relocate) gives it blocks newer
+ * than the snapshot. Rather than lose the read-only flag (backups stay
+ * immutable), the snapshot's create_gen becomes this transaction's
+ * generation: it is, from now on, as of this generation, and the check
+ * that it holds no newer block keeps its meaning. The caller must not
+ * use this on a snapshot that already held newer blocks (that evidence
+ * would be lost). No-op if create_gen is already this generation.
+ */
+int pmcfs_subvol_advance_create_gen(struct pmcfs_trans *tx, uint64_t id);
 
 #endif /* PMCFS_REPAIR_H */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include "fs_priv.h"
 #include "pmcfs_relocate.h"
+#include "pmcfs_repair.h"
 
 #define BS		PMCFS_BLOCK_SIZE
 #define CHUNK		256		/* blocks per copy I/O */
@@ -113,21 +114,6 @@ static bool ranges_overlap(const struct ranges *r, uint64_t start, uint64_t len)
 	return i < r->n && r->v[i].start < start + len;
 }
 
-/* Remove [start, start+len) from a run map of disjoint runs. */
-static int runmap_cut(struct pmcfs_runmap *m, uint64_t start, uint64_t len)
-{
-	size_t i, j;
-	int err;
-
-	if ((err = pmcfs_runmap_split(m, start)) || (err = pmcfs_runmap_split(m, start + len)))
-		return err;
-	i = j = pmcfs_runmap_search(m, start);
-	while (j < m->n && m->runs[j].start < start + len)
-		j++;
-	pmcfs_runmap_remove_at(m, i, j - i);
-	return 0;
-}
-
 /*
  * Record the free blocks of [start, start+len) as bad: committed-free ones
  * leave the free index, ones freed in this transaction the deferred list
@@ -149,26 +135,9 @@ static int claim_bad(struct reloc *r, uint64_t start, uint64_t len, bool count_b
 			if (count_busy)
 				r->res->busy += stop - pos;
 		} else if (si.owner == PMCFS_OWNER_FS) {
-			/* Split at the deferred runs: those were freed by this transaction. */
-			while (pos < stop) {
-				const struct pmcfs_runmap *d = &fs->deferred;
-				size_t i = pmcfs_runmap_search(d, pos);
-				bool deferred = i < d->n && d->runs[i].start <= pos;
-				uint64_t e = stop;
-				if (deferred && d->runs[i].start + d->runs[i].len < e)
-					e = d->runs[i].start + d->runs[i].len;
-				if (!deferred && i < d->n && d->runs[i].start < e)
-					e = d->runs[i].start;
-				err = deferred ? runmap_cut(&fs->deferred, pos, e - pos) : 0;
-				if (!err)
-					err = deferred ? pmcfs_space_set_known(fs, pos, e - pos, 0, 1,
-									       PMCFS_OWNER_BADBLOCK)
-						       : pmcfs_space_mark_bad(r->tx, pos, e - pos);
-				if (err)
-					return err;
-				r->res->marked_bad += e - pos;
-				pos = e;
-			}
+			if ((err = pmcfs_space_claim_free_bad(r->tx, pos, stop)))
+				return err;
+			r->res->marked_bad += stop - pos;
 		}
 		pos = stop;
 	}
@@ -378,25 +347,6 @@ struct item {
 	struct pmcfs_extent d;
 };
 
-/* A read-only snapshot keeps its flag: its tree is as of this generation now. */
-static int advance_create_gen(struct reloc *r, uint64_t id)
-{
-	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };
-	uint8_t buf[sizeof(struct pmcfs_root_item) + PMCFS_NAME_MAX];
-	struct pmcfs_root_item ri;
-	uint32_t size;
-	int err = pmcfs_tree_lookup(r->fs, &r->fs->roottab, &k, buf, sizeof(buf), &size);
-
-	if (err)
-		return err;
-	if (size < sizeof(ri) || size > sizeof(buf))
-		return -PMCFS_ECORRUPT;
-	memcpy(&ri, buf, sizeof(ri));
-	pmcfs_set_root_item_create_gen(&ri, r->tx->gen);
-	memcpy(buf, &ri, sizeof(ri));
-	return pmcfs_tree_update(r->tx, &r->fs->roottab, &k, buf, size);
-}
-
 /* Step 4, per tree: every item lying inside a unit points at its copy. */
 static int remap(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
 {
@@ -451,7 +401,7 @@ static int remap(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
 	}
 	t->rdonly = ro;
 	if (err >= 0 && n && ro)
-		err = advance_create_gen(r, id);
+		err = pmcfs_subvol_advance_create_gen(r->tx, id);
 	free(v);
 	return err < 0 ? err : 0;
 }

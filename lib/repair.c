@@ -280,9 +280,66 @@ done:
 	return err;
 }
 
+/* Remove [start, start+len) from a run map of disjoint runs. */
+static int runmap_cut(struct pmcfs_runmap *m, uint64_t start, uint64_t len)
+{
+	size_t i, j;
+	int err;
+
+	if ((err = pmcfs_runmap_split(m, start)) || (err = pmcfs_runmap_split(m, start + len)))
+		return err;
+	i = j = pmcfs_runmap_search(m, start);
+	while (j < m->n && m->runs[j].start < start + len)
+		j++;
+	pmcfs_runmap_remove_at(m, i, j - i);
+	return 0;
+}
+
+int pmcfs_space_claim_free_bad(struct pmcfs_trans *tx, uint64_t pos, uint64_t end)
+{
+	struct pmcfs_fs *fs = tx->fs;
+	int err;
+
+	/* Split at the deferred runs: those were freed by this transaction. */
+	while (pos < end) {
+		const struct pmcfs_runmap *d = &fs->deferred;
+		size_t i = pmcfs_runmap_search(d, pos);
+		bool deferred = i < d->n && d->runs[i].start <= pos;
+		uint64_t e = end;
+		if (deferred && d->runs[i].start + d->runs[i].len < e)
+			e = d->runs[i].start + d->runs[i].len;
+		if (!deferred && i < d->n && d->runs[i].start < e)
+			e = d->runs[i].start;
+		err = deferred ? runmap_cut(&fs->deferred, pos, e - pos) : 0;
+		if (!err)
+			err = deferred ? pmcfs_space_set_known(fs, pos, e - pos, 0, 1, PMCFS_OWNER_BADBLOCK)
+				       : pmcfs_space_mark_bad(tx, pos, e - pos);
+		if (err)
+			return err;
+		pos = e;
+	}
+	return 0;
+}
+
 int pmcfs_space_set_bad(struct pmcfs_trans *tx, uint64_t start, uint64_t len)
 {
-	if (len == 0 || start + len < start || start + len > tx->fs->sb.nblocks)
+	uint64_t end = start + len;
+	int err;
+
+	if (len == 0 || end < start || end > tx->fs->sb.nblocks)
 		return -EINVAL;
-	return pmcfs_space_mark_bad(tx, start, len);
+	/* Check first, so that -EBUSY changes nothing. */
+	for (int claim = 0; claim < 2; claim++)
+		for (uint64_t pos = start, stop; pos < end; pos = stop) {
+			struct pmcfs_space_info si;
+			if ((err = pmcfs_space_lookup(tx->fs, pos, &si)))
+				return err;
+			stop = si.start + si.len < end ? si.start + si.len : end;
+			if (si.owner == PMCFS_OWNER_FS && si.refcount)
+				return -EBUSY;		/* in use: the caller must move it first */
+			if (claim && si.owner == PMCFS_OWNER_FS &&
+			    (err = pmcfs_space_claim_free_bad(tx, pos, stop)))
+				return err;
+		}
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "fs_priv.h"
+#include "pmcfs_repair.h"
 #include "pmcfs_ns.h"
 
 static int read_root_item(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_root_item *ri,
@@ -361,6 +362,22 @@ int pmcfs_subvol_set_rdonly(struct pmcfs_trans *tx, uint64_t id, bool rdonly)
 		return err;
 	t->rdonly = rdonly;
 	return 0;
+}
+
+int pmcfs_subvol_advance_create_gen(struct pmcfs_trans *tx, uint64_t id)
+{
+	struct pmcfs_root_item ri;
+	char name[PMCFS_NAME_MAX + 1];
+	struct pmcfs_tree *t;
+	int err;
+
+	if ((err = pmcfs_subvol_open(tx->fs, id, &t)) || (err = flush_root(tx, t)) ||
+	    (err = read_root_item(tx->fs, id, &ri, name)))
+		return err;
+	if (pmcfs_root_item_create_gen(&ri) >= tx->gen)
+		return 0;
+	pmcfs_set_root_item_create_gen(&ri, tx->gen);
+	return write_root_item(tx, id, &ri, name);
 }
 
 int pmcfs_subvol_drop_step(struct pmcfs_trans *tx, uint64_t id, unsigned budget, bool *ret_done)

@@ -191,3 +191,19 @@ void fsaudit_free(struct fsaudit *a)
 	a->refs = NULL;
 	a->reachable = NULL;
 }
+
+int fsaudit_errors(struct pmcfs_fs *fs, const char *when)
+{
+	struct fsaudit a;
+	int errors;
+
+	if (fsaudit_run(fs, &a) && !a.errors) {
+		fprintf(stderr, "%s: audit could not run\n", when);
+		return 1;
+	}
+	if (a.errors)
+		fprintf(stderr, "%s: %d audit errors, first: %s\n", when, a.errors, a.first_error);
+	errors = a.errors;
+	fsaudit_free(&a);
+	return errors;
+}

@@ -20,5 +20,7 @@ struct fsaudit {
 /* Audit the state of the last commit (the filesystem must not be mid-transaction). */
 int fsaudit_run(struct pmcfs_fs *fs, struct fsaudit *a);
 void fsaudit_free(struct fsaudit *a);
+/* Audit, say on stderr what was wrong (tagged with `when`); the error count. */
+int fsaudit_errors(struct pmcfs_fs *fs, const char *when);
 
 #endif

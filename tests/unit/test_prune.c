@@ -87,17 +87,6 @@ static bool has_key(struct pmcfs_fs *fs, uint64_t id, unsigned k)
 	return pmcfs_tree_lookup(fs, t, &key, body, sizeof(body), &size) == 0;
 }
 
-static void audit_clean(struct pmcfs_fs *fs, const char *when)
-{
-	struct fsaudit a;
-
-	fsaudit_run(fs, &a);
-	if (a.errors)
-		fprintf(stderr, "%s: %d audit errors, first: %s\n", when, a.errors, a.first_error);
-	CHECK(a.errors == 0);
-	fsaudit_free(&a);
-}
-
 /*
  * Prune c out of subvolume id and, when that was the last reference,
  * release the block and what it points to (readable here: the test
@@ -172,7 +161,7 @@ int main(void)
 	}
 	CHECK_OK(pmcfs_subvol_snapshot(tx, PMCFS_FIRST_SUBVOL, "snap", PMCFS_SNAP_RDONLY, &snap));
 	CHECK_OK(pmcfs_trans_commit(tx));
-	audit_clean(fs, "after setup");
+	CHECK(fsaudit_errors(fs, "after setup") == 0);
 
 	nleaves = list_children(fs, PMCFS_FIRST_SUBVOL, 0, leaves, 4096);
 	nnodes = list_children(fs, PMCFS_FIRST_SUBVOL, 1, nodes, 256);
@@ -192,20 +181,20 @@ int main(void)
 	pick = nleaves / 2;
 	key_span(leaves, nleaves, pick, &lo, &hi);
 	prune(fs, PMCFS_FIRST_SUBVOL, &leaves[pick]);
-	audit_clean(fs, "shared leaf pruned from the live tree");
+	CHECK(fsaudit_errors(fs, "shared leaf pruned from the live tree") == 0);
 	check_keys(fs, PMCFS_FIRST_SUBVOL, lo, hi);
 	check_keys(fs, snap, 0, 0);
 
 	/* The same leaf from the snapshot (read-only: a repair may change it). */
 	prune(fs, snap, &leaves[pick]);
-	audit_clean(fs, "the leaf's last reference pruned");
+	CHECK(fsaudit_errors(fs, "the leaf's last reference pruned") == 0);
 	check_keys(fs, snap, lo, hi);
 
 	/* An interior node of the live tree: private now, its children shared. */
 	nnodes = list_children(fs, PMCFS_FIRST_SUBVOL, 1, nodes, 256);
 	key_span(nodes, nnodes, 0, &lo2, &hi2);
 	prune(fs, PMCFS_FIRST_SUBVOL, &nodes[0]);
-	audit_clean(fs, "interior node pruned");
+	CHECK(fsaudit_errors(fs, "interior node pruned") == 0);
 	for (unsigned k = 0; k < NKEYS; k++)
 		if (!(k >= lo2 && k < hi2) && !(k >= lo && k < hi) && !has_key(fs, PMCFS_FIRST_SUBVOL, k))
 			CHECK(!"key outside both pruned ranges lost");
@@ -218,7 +207,7 @@ int main(void)
 			break;
 		prune(fs, PMCFS_FIRST_SUBVOL, &leaves[nleaves / 3]);
 		if (getenv("TEST_PRUNE_AUDIT"))
-			audit_clean(fs, "pruning every leaf");
+			CHECK(fsaudit_errors(fs, "pruning every leaf") == 0);
 		if (tcheck_failures)
 			break;
 	}
@@ -232,7 +221,7 @@ int main(void)
 			left += has_key(fs, PMCFS_FIRST_SUBVOL, k);
 		CHECK(left < PMCFS_BLOCK_SIZE / BODY);
 	}
-	audit_clean(fs, "every leaf of the live tree pruned");
+	CHECK(fsaudit_errors(fs, "every leaf of the live tree pruned") == 0);
 	/*
 	 * Next to an unreadable sibling: the snapshot's first interior node
 	 * loses leaves until it is underfull; the sibling a merge would pair

@@ -106,17 +106,6 @@ static uint32_t count_of(uint64_t blkno)
 	return si.refcount;
 }
 
-static void audit_clean(const char *when)
-{
-	struct fsaudit a;
-
-	fsaudit_run(fs, &a);
-	if (a.errors)
-		fprintf(stderr, "%s: %d audit errors, first: %s\n", when, a.errors, a.first_error);
-	CHECK(a.errors == 0);
-	fsaudit_free(&a);
-}
-
 static void check_all_keys(uint64_t id)
 {
 	uint8_t body[BODY];
@@ -156,7 +145,7 @@ int main(void)
 	struct pmcfs_root_ref r;
 	struct pmcfs_trans *tx;
 	uint8_t body[BODY];
-	uint64_t snap, leaf, nleaf, node, nnode, free_before, nb, nb2;
+	uint64_t snap, leaf, nleaf, node, nnode, free_before, nb, nb2, gen;
 
 	buf = aligned_alloc(64, PMCFS_BLOCK_SIZE);
 	memset(p.uuid, 0x44, 16);
@@ -178,7 +167,7 @@ int main(void)
 	leaf = leaf_of(LIVE, &key);
 	CHECK(leaf == leaf_of(snap, &key));	/* shared, counted once: lazy refcounts */
 	set_owner(leaf, PMCFS_SPACEMAP_TREE);
-	audit_clean("after setup");
+	CHECK(fsaudit_errors(fs, "after setup") == 0);
 
 	/* Probes that lead elsewhere: nothing changes. */
 	free_before = pmcfs_fs_free_blocks(fs);
@@ -193,7 +182,7 @@ int main(void)
 
 	/* In the live tree: its own copy; the snapshot keeps the original. */
 	nleaf = rewrite(LIVE, 0, &key, leaf);
-	audit_clean("shared leaf rewritten in the live tree");
+	CHECK(fsaudit_errors(fs, "shared leaf rewritten in the live tree") == 0);
 	CHECK(leaf_of(LIVE, &key) == nleaf && leaf_of(snap, &key) == leaf);
 	CHECK(count_of(leaf) == 1 && count_of(nleaf) == 1);
 	CHECK(owner_of(leaf) == PMCFS_SPACEMAP_TREE);	/* never written */
@@ -201,7 +190,7 @@ int main(void)
 
 	/* In the read-only snapshot: allowed; the original is freed. */
 	nb = rewrite(snap, 0, &key, leaf);
-	audit_clean("the leaf's last holder rewritten");
+	CHECK(fsaudit_errors(fs, "the leaf's last holder rewritten") == 0);
 	CHECK(leaf_of(snap, &key) == nb && count_of(leaf) == 0);
 	check_all_keys(snap);
 
@@ -210,14 +199,14 @@ int main(void)
 	CHECK(node == root_child(LIVE, 0, &nkey) && count_of(node) == 2);
 	CHECK_OK(pmcfs_block_read(fs, node, buf));
 	{
-		uint64_t child, gen;
+		uint64_t child, cgen;
 		uint32_t before;
-		pmcfs_node_child(buf, 0, &child, &gen);
+		pmcfs_node_child(buf, 0, &child, &cgen);
 		before = count_of(child);
 		nnode = rewrite(LIVE, 1, &nkey, node);
 		CHECK(count_of(child) == before + 1 && count_of(node) == 1);
 	}
-	audit_clean("shared interior node rewritten");
+	CHECK(fsaudit_errors(fs, "shared interior node rewritten") == 0);
 	CHECK(root_child(LIVE, 0, &nkey) == nnode);
 
 	/* The root, and the leaf under it, in one transaction: root first. */
@@ -229,27 +218,60 @@ int main(void)
 	/* A second rewrite of what this transaction wrote: it stays. */
 	CHECK_OK(pmcfs_tree_rewrite(tx, tree(snap), r.level, &zero, nb, &nleaf));
 	CHECK(nleaf == nb && nb != r.blkno && nb2 != leaf);
+	/* The snapshot stays read-only, as of this generation (twice: a no-op). */
+	gen = pmcfs_trans_generation(tx);
+	CHECK_OK(pmcfs_subvol_advance_create_gen(tx, snap));
+	CHECK_OK(pmcfs_subvol_advance_create_gen(tx, snap));
 	CHECK_OK(pmcfs_trans_commit(tx));
 	{
 		struct pmcfs_subvol_info si;
 		CHECK_OK(pmcfs_subvol_info(fs, snap, &si));
 		CHECK(si.root.blkno == nb && (si.flags & PMCFS_ROOT_RDONLY));
+		CHECK(si.create_gen == gen && si.root.gen == gen);
 	}
 	CHECK(owner_of(nb) == snap && owner_of(nb2) == snap);
-	audit_clean("root and leaf rewritten in one transaction");
+	CHECK(fsaudit_errors(fs, "root and leaf rewritten in one transaction") == 0);
 	check_all_keys(snap);
+
+	/* A tree block on bad media: rewritten away, then recorded bad in the
+	 * same transaction (freed by it, so not yet allocatable). */
+	leaf = leaf_of(LIVE, &key);
+	CHECK(count_of(leaf) == 1);
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	CHECK(pmcfs_space_set_bad(tx, leaf, 1) == -EBUSY);	/* still in use */
+	CHECK_OK(pmcfs_tree_rewrite(tx, tree(LIVE), 0, &key, leaf, &nb));
+	CHECK_OK(pmcfs_space_set_bad(tx, leaf, 1));
+	CHECK_OK(pmcfs_space_set_bad(tx, leaf, 1));		/* already bad: fine */
+	CHECK_OK(pmcfs_trans_commit(tx));
+	{
+		struct pmcfs_space_info si;
+		CHECK_OK(pmcfs_space_lookup(fs, leaf, &si));
+		CHECK(si.refcount == 1 && si.owner == PMCFS_OWNER_BADBLOCK);
+	}
+	CHECK(leaf_of(LIVE, &key) == nb);
+	CHECK(fsaudit_errors(fs, "leaf moved off a bad block") == 0);
+	/* Nothing allocates it afterwards. */
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	for (unsigned k = NKEYS; k < NKEYS + 200; k++) {
+		struct pmcfs_ckey k1 = mkkey(k);
+		CHECK_OK(pmcfs_tree_insert(tx, tree(LIVE), &k1, body, sizeof(body)));
+	}
+	CHECK_OK(pmcfs_trans_commit(tx));
+	CHECK(count_of(leaf) == 1);
+	CHECK(fsaudit_errors(fs, "inserts after the bad block") == 0);
+	check_all_keys(LIVE);
 
 	/* The root table's root (not shareable: moved, released). */
 	r = pmcfs_fs_commit(fs)->roottab;
 	set_owner(r.blkno, LIVE);
 	nb = rewrite(PMCFS_ROOTTAB_TREE, r.level, &zero, r.blkno);
 	CHECK(pmcfs_fs_commit(fs)->roottab.blkno == nb && count_of(r.blkno) == 0);
-	audit_clean("root table root rewritten");
+	CHECK(fsaudit_errors(fs, "root table root rewritten") == 0);
 	pmcfs_fs_close(fs);
 	CHECK_OK(pmcfs_fs_open(dev, 0, &fs));
 	check_all_keys(LIVE);
 	check_all_keys(snap);
-	audit_clean("reopened");
+	CHECK(fsaudit_errors(fs, "reopened") == 0);
 
 	pmcfs_fs_close(fs);
 	pmcfs_dev_close(dev);
