@@ -4,8 +4,11 @@
  * bad-block list) and P3.005 (referenced blocks the space map records as
  * bad), run in pass 6.
  *
- * Consumes: ctx->move, the bad blocks whose findings were answered yes.
- * Does: one transaction (pmcfs_data_relocate): every extent touching
+ * Consumes: ctx->move, the bad blocks whose findings were answered yes,
+ *   and ctx->tmove, the tree blocks on bad media.
+ * Does: one transaction. Tree blocks first: each is copied in every tree
+ *   holding it (rewrite_blocks, as for P2.008) and recorded bad. Then
+ *   the data (pmcfs_data_relocate): every extent touching
  *   them gets one new copy, shared by every item that pointed into the
  *   old range in every subvolume and snapshot; the bad blocks are
  *   written as zeros in the copy (never read: poison can fault), and
@@ -21,6 +24,7 @@
 #include "fsck.h"
 #include "pass4.h"
 #include "pmcfs_relocate.h"
+#include "pmcfs_repair.h"
 
 struct moved {
 	struct pmcfs_relocate_info *v;
@@ -91,46 +95,69 @@ static void say(struct fsck_ctx *ctx, const struct moved *m)
 	}
 }
 
+/* Tree blocks on bad media: a copy in every tree holding them, then recorded bad. */
+static int move_tree_blocks(struct fsck_ctx *ctx, struct pmcfs_trans *tx, size_t *copies)
+{
+	int rc = rewrite_blocks(ctx, tx, ctx->tmove, ctx->ntmove, copies);
+
+	for (size_t i = 0; !rc && i < ctx->ntmove; i++)
+		rc = pmcfs_space_set_bad(tx, ctx->tmove[i].blkno, 1);
+	if (rc)
+		error("cannot move tree blocks off bad media on %s: %s", ctx->device, pmcfs_strerror(rc));
+	return rc;
+}
+
 void move_off_bad(struct fsck_ctx *ctx)
 {
-	struct pmcfs_relocate_result res;
-	struct pmcfs_badrange *bad;
+	struct pmcfs_relocate_result res = { 0 };
+	struct pmcfs_badrange *bad = NULL;
 	struct moved m = { NULL, 0, 0 };
 	struct pmcfs_trans *tx;
+	size_t copies = 0;
 	int rc;
 
-	if (!ctx->move.n || fsck_cancelled)
+	if ((!ctx->move.n && !ctx->ntmove) || fsck_cancelled)
 		return;
 	if (ctx->sm_damaged || ctx->space_risky) {
-		out(ctx, "data not moved off bad media: the space map is damaged or under-counts, so "
+		out(ctx, "not moved off bad media: the space map is damaged or under-counts, so "
 			 "new blocks cannot be placed safely\n");
 		fix_failed(ctx, ctx->move_yes);
-		return;
+		goto done;
 	}
 	if (rdonly_newer(ctx)) {
-		out(ctx, "data not moved off bad media: a read-only snapshot holds blocks newer than "
+		out(ctx, "not moved off bad media: a read-only snapshot holds blocks newer than "
 			 "it (P5.005 left uncorrected)\n");
 		fix_failed(ctx, ctx->move_yes);
-		return;
+		goto done;
 	}
-	bad = xcalloc(ctx->move.n, sizeof(*bad));
-	for (size_t i = 0; i < ctx->move.n; i++)
-		bad[i] = (struct pmcfs_badrange){ ctx->move.v[i].start, ctx->move.v[i].len };
 	if ((rc = repair_begin(ctx, &tx)))
 		goto failed;
-	rc = pmcfs_data_relocate(tx, bad, ctx->move.n, note, &m, &res);
-	if (rc) {
-		error("cannot move data off bad media on %s: %s", ctx->device, pmcfs_strerror(rc));
+	if (ctx->ntmove && move_tree_blocks(ctx, tx, &copies)) {
 		pmcfs_trans_abort(tx);
 		goto failed;
 	}
-	if (!res.items && !res.marked_bad) {
-		pmcfs_trans_abort(tx);	/* nothing to do: tree blocks only */
+	if (ctx->move.n) {
+		bad = xcalloc(ctx->move.n, sizeof(*bad));
+		for (size_t i = 0; i < ctx->move.n; i++)
+			bad[i] = (struct pmcfs_badrange){ ctx->move.v[i].start, ctx->move.v[i].len };
+		rc = pmcfs_data_relocate(tx, bad, ctx->move.n, note, &m, &res);
+		if (rc) {
+			error("cannot move data off bad media on %s: %s", ctx->device,
+			      pmcfs_strerror(rc));
+			pmcfs_trans_abort(tx);
+			goto failed;
+		}
+	}
+	if (!copies && !res.items && !res.marked_bad) {
+		pmcfs_trans_abort(tx);	/* nothing to do */
 		goto done;
 	}
-	if ((rc = repair_commit(ctx, tx, "commit the data moved off bad media")))
+	if ((rc = repair_commit(ctx, tx, "commit what moved off bad media")))
 		goto failed;
 	say(ctx, &m);
+	for (size_t i = 0; i < ctx->ntmove; i++)
+		out(ctx, "recorded bad: block %llu (no tree holds it now)\n",
+		    (unsigned long long)ctx->tmove[i].blkno);
 	verbose(ctx, "%llu blocks copied in %llu runs, %llu read as zeros, %llu recorded bad\n",
 		(unsigned long long)res.blocks, (unsigned long long)res.runs,
 		(unsigned long long)res.lost_blocks, (unsigned long long)res.marked_bad);
@@ -143,6 +170,7 @@ failed:
 	fix_failed(ctx, ctx->move_yes);
 done:
 	ctx->move.n = 0;
+	ctx->ntmove = 0;
 	free(bad);
 	free(m.v);
 }

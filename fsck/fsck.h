@@ -50,6 +50,7 @@ struct fsck_subvol {
 	bool root_bad;			/* its root block is unusable */
 	bool damaged;			/* some block of its tree is unusable */
 	uint64_t newer_blkno, newer_gen;	/* RDONLY: first block newer than create_gen */
+	bool rdonly_kept_said;		/* prune.c said it stays read-only */
 };
 
 /* A damaged tree block pass 2 was told to cut out, a sound one with a
@@ -78,7 +79,8 @@ struct fsck_media_hit {
 	uint64_t start, len;
 	uint64_t tree;			/* tree id holding the reference */
 	bool data;			/* extent (true) or tree block */
-	struct pmcfs_ckey key;		/* extent key, or the block's first key */
+	struct pmcfs_ckey key;		/* extent key, or the descent key to the tree block */
+	int level;			/* the tree block's level */
 };
 
 struct fsck_stats {
@@ -131,6 +133,8 @@ struct fsck_ctx {
 	bool have_badlist;
 	struct fsck_refs move;		/* bad blocks whose data is to move (P3.005, P6.001) */
 	unsigned move_yes;		/* findings that move fixes */
+	struct fsck_damage *tmove;	/* tree blocks on bad media to rewrite (P6.001) */
+	size_t ntmove, tmove_cap;
 
 	/* What cuts took away: kept across restarts, for pass 4's lost-data report. */
 	struct fsck_lost *lost;
@@ -175,12 +179,17 @@ void pass2_release(struct fsck_ctx *ctx);
 /* prune.c: after pass 3, cut the damaged blocks out of (and rewrite the
  * misowned ones in) every tree reaching them. */
 void prune_damaged(struct fsck_ctx *ctx);
+/* prune.c: rewrite v[0..n) (sound blocks) in every tree reaching them, in
+ * tx, root table and higher levels first; *done counts the copies made. */
+int rewrite_blocks(struct fsck_ctx *ctx, struct pmcfs_trans *tx, const struct fsck_damage *v,
+		   size_t n, size_t *done);
 /* pass4-repair.c: an empty root directory, as mkfs makes it. */
 int make_root_dir(struct pmcfs_trans *tx, struct pmcfs_tree *t);
 /* Did a cut not yet reported by pass 4 take some item of inode ino from tree? */
 bool lost_inode(const struct fsck_ctx *ctx, uint64_t tree, uint64_t ino);
 void lost_reported(struct fsck_ctx *ctx, uint64_t tree);
-/* badmove.c: in pass 6, move the data off ctx->move's blocks and record them bad. */
+/* badmove.c: in pass 6, move the data off ctx->move's blocks and the tree
+ * blocks of ctx->tmove, and record them bad. */
 void move_off_bad(struct fsck_ctx *ctx);
 
 /* problem.c: report a finding; true if it is to be fixed now. */

@@ -353,6 +353,7 @@ int main(int argc, char **argv)
 		pmcfs_dev_close(ctx.dev);
 	free(ctx.badv);
 	refs_free(&ctx.move);
+	free(ctx.tmove);
 	free(ctx.shown);
 	free(ctx.lost);
 	free(ctx.lost_said);

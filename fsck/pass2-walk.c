@@ -194,14 +194,14 @@ static bool owner_ok(const struct walk *w, uint64_t owner)
 }
 
 static void media_hit(struct walk *w, uint64_t start, uint64_t len, bool data,
-		      const struct pmcfs_ckey *key)
+		      const struct pmcfs_ckey *key, int level)
 {
 	struct fsck_ctx *ctx = w->ctx;
 
 	if (!ctx->nbadv || !in_bad_media(ctx, start, len))
 		return;
 	ctx->hits = xgrow(ctx->hits, &ctx->hits_cap, ctx->nhits + 1, sizeof(*ctx->hits));
-	ctx->hits[ctx->nhits++] = (struct fsck_media_hit){ start, len, w->tree, data, *key };
+	ctx->hits[ctx->nhits++] = (struct fsck_media_hit){ start, len, w->tree, data, *key, level };
 }
 
 static void key_range(struct walk *w, const uint8_t *buf, uint64_t blk, const struct bound *bd)
@@ -347,7 +347,9 @@ static void visit(struct walk *w, uint64_t blk, uint64_t ptr_gen, int level, uin
 		damaged(w, blk, is_root);
 		return;
 	}
-	media_hit(w, blk, 1, false, &(struct pmcfs_ckey){ 0, 0, 0 });
+	/* Any key reaches the root; a lower block, its parent pointer's. */
+	media_hit(w, blk, 1, false, w->cur_bd->has_lo ? &w->cur_bd->lo : &(struct pmcfs_ckey){ 0, 0, 0 },
+		  w->cur_level);
 	if (!owner_ok(w, pmcfs_header_owner(h)))
 		owner_problem(w, blk, pmcfs_header_owner(h));
 	note_newer(w, blk, gen);
@@ -453,7 +455,7 @@ static void extent_item(struct walk *w, const struct pmcfs_ckey *k, const void *
 	refs_add(&ctx->datarefs, phys, n);
 	ctx->st.extents++;
 	ctx->st.data_blocks += n;
-	media_hit(w, phys, n, true, k);
+	media_hit(w, phys, n, true, k, -1);
 }
 
 static void leaf_items(struct walk *w, const uint8_t *buf, uint64_t blk)

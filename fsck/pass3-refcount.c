@@ -446,6 +446,7 @@ int pass3_refcount(struct fsck_ctx *ctx)
 	sw.i = sw.j = 0;
 	sw.pos = sw.count = 0;
 	ctx->move.n = 0;
+	ctx->ntmove = 0;
 	ctx->move_yes = 0;
 	compare(ctx, &sw);
 	if (ctx->rebuild_yes && !fsck_cancelled) {

@@ -13,9 +13,11 @@
  * Fixes: data on bad blocks (and, from pass 3, data on blocks the space
  *   map records as bad) moves to new blocks, and the bad blocks are
  *   recorded, in one transaction (badmove.c); then the check restarts to
- *   recount. Free bad blocks are recorded (owner BADBLOCK, count 1) so
- *   they are never allocated. Tree blocks on bad media are not moved yet:
- *   that stays an error.
+ *   recount. Tree blocks on bad media that could be read are copied in
+ *   every tree holding them (as P2.008's are) and recorded bad in the
+ *   same transaction; the space map's own blocks are not (only its
+ *   rebuild writes them anew). Free bad blocks are recorded (owner
+ *   BADBLOCK, count 1) so they are never allocated.
  * Frees: nothing (the hit list goes with pass 2's state).
  */
 #include <stdio.h>
@@ -34,6 +36,28 @@ static void move_listed(struct fsck_ctx *ctx, uint64_t s, uint64_t len)
 		if (a < b)
 			refs_add(&ctx->move, a, b - a);
 	}
+}
+
+/*
+ * A tree block on bad media read and verified in pass 2 (a listed block
+ * that can still be read; poison that cannot fails the read, and pass 2
+ * cuts the block out). It is copied as a P2.008 block is, in every tree
+ * holding it, and recorded bad (badmove.c). The space map is not: its
+ * blocks are written anew only by its rebuild.
+ */
+static void move_tree_block(struct fsck_ctx *ctx, const struct fsck_media_hit *h)
+{
+	if (h->tree == PMCFS_SPACEMAP_TREE) {
+		out(ctx, "not moved: block %llu is a space map block (only a rebuild of the space map, "
+			 "P2.015, moves it)\n", (unsigned long long)h->start);
+		fix_failed(ctx, 1);
+		return;
+	}
+	ctx->tmove = xgrow(ctx->tmove, &ctx->tmove_cap, ctx->ntmove + 1, sizeof(*ctx->tmove));
+	ctx->tmove[ctx->ntmove++] = (struct fsck_damage){ .tree = h->tree, .blkno = h->start,
+							  .level = h->level, .key = h->key,
+							  .hi = h->key, .rewrite = true };
+	ctx->move_yes++;
 }
 
 static void report_hits(struct fsck_ctx *ctx)
@@ -60,9 +84,7 @@ static void report_hits(struct fsck_ctx *ctx)
 			}
 		} else if (fix_problem(ctx, PR_DATA_ON_BAD, "block %llu: tree block of %s",
 				       (unsigned long long)h->start, where)) {
-			out(ctx, "not moved: block %llu is a tree block (tree blocks are not moved off bad "
-				 "media yet)\n", (unsigned long long)h->start);
-			fix_failed(ctx, 1);
+			move_tree_block(ctx, h);
 		}
 	}
 }

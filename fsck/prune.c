@@ -27,11 +27,14 @@
  * the same transaction, before the cuts, every tree reaching it gets a
  * fresh copy with its own id as owner (pmcfs_tree_rewrite; counts stay
  * exact). Every tree, because a tree left holding the block would have
- * it reported again; a read-only snapshot among them loses its flag as
- * for a cut, because the copy is newer than the snapshot (P5.005 could
- * not tell the repair from a change) and giving the copy an old
- * generation would defeat the lost-write check. Rewrites go from the
- * highest level down: a block above another is moved on the way to it.
+ * it reported again. A read-only snapshot among them stays read-only:
+ * the copy is newer than the snapshot, so the snapshot's create_gen moves
+ * up to the repair's generation (as when data moves off bad media),
+ * rather than the copy getting an old generation, which would defeat the
+ * lost-write check. Only a snapshot that already held newer blocks
+ * (P5.005) loses its flag instead, so that evidence is not hidden.
+ * Rewrites go from the highest level down: a block above another is
+ * moved on the way to it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -216,6 +219,26 @@ static bool holds(struct fsck_ctx *ctx, struct pmcfs_tree *t, const struct fsck_
 	return !pmcfs_tree_prune_probe(t, (unsigned)d->level, &d->key, d->blkno);
 }
 
+/*
+ * A rewrite keeps a read-only snapshot's contents: it stays read-only and
+ * is, from now on, as of this repair's generation, like the snapshots
+ * whose data moves off bad media (pmcfs_subvol_advance_create_gen).
+ */
+static int rewrite_rdonly(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct pmcfs_tree *t,
+			  struct fsck_subvol *sv, const struct fsck_damage *d, size_t *cuts)
+{
+	int rc;
+
+	if (!sv->rdonly_kept_said) {
+		out(ctx, "subvolume %llu \"%s\" stays read-only: only where its blocks live changes\n",
+		    (unsigned long long)sv->id, sv->name);
+		sv->rdonly_kept_said = true;
+	}
+	if ((rc = rewrite(ctx, tx, t, sv->id, d, cuts)))
+		return rc;
+	return pmcfs_subvol_advance_create_gen(tx, sv->id);
+}
+
 /* Apply d to one subvolume, if its tree holds the damage. */
 static int fix_in_subvol(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct fsck_subvol *sv,
 			 const struct fsck_damage *d, const uint8_t *buf, size_t *cuts)
@@ -228,10 +251,13 @@ static int fix_in_subvol(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct fs
 		return 0;
 	if (!holds(ctx, t, d))
 		return 0;
+	if ((sv->flags & PMCFS_ROOT_RDONLY) && d->rewrite && !sv->newer_blkno)
+		return rewrite_rdonly(ctx, tx, t, sv, d, cuts);
 	/* A changed snapshot is no longer the image it was taken as, and pass 4
 	 * must be free to mend its namespace. Item changes (a deleted extent,
-	 * salvaged items) need the flag gone first; a rewrite, because its
-	 * copy is newer than the snapshot. */
+	 * salvaged items) need the flag gone first; so does a rewrite in a
+	 * snapshot that already holds newer blocks (P5.005's fix clears the
+	 * flag: moving create_gen up would hide that evidence). */
 	if ((sv->flags & PMCFS_ROOT_RDONLY)) {
 		if ((rc = pmcfs_subvol_set_rdonly(tx, sv->id, false)))
 			return rc;
@@ -284,6 +310,27 @@ static int fix_one(struct fsck_ctx *ctx, struct pmcfs_trans *tx, const struct fs
 	return rc || !d->rewrite || *cuts > before ? rc : -PMCFS_ECORRUPT;
 }
 
+int rewrite_blocks(struct fsck_ctx *ctx, struct pmcfs_trans *tx, const struct fsck_damage *v,
+		   size_t n, size_t *done)
+{
+	int rc = 0;
+
+	/*
+	 * Highest level first (pmcfs_repair.h), and the root table's before
+	 * the subvolumes': changing a snapshot's root item (its read-only flag
+	 * or create_gen) moves the root table's path to it.
+	 */
+	for (int roottab = 1; roottab >= 0; roottab--)
+		for (int level = PMCFS_MAX_LEVEL - 1; !rc && level >= 0; level--)
+			for (size_t i = 0; !rc && i < n; i++) {
+				const struct fsck_damage *d = &v[i];
+				if (d->rewrite && d->level == level &&
+				    (d->tree == PMCFS_ROOTTAB_TREE) == roottab && !also_cut(ctx, d))
+					rc = fix_one(ctx, tx, d, done);
+			}
+	return rc;
+}
+
 void prune_damaged(struct fsck_ctx *ctx)
 {
 	size_t cuts = 0, lost_before = ctx->nlost;
@@ -302,19 +349,8 @@ void prune_damaged(struct fsck_ctx *ctx)
 		fix_failed(ctx, (unsigned)ctx->ndamage);
 		return;
 	}
-	/*
-	 * Rewrites first, highest level first (pmcfs_repair.h), and the root
-	 * table's before the subvolumes': clearing a read-only flag moves the
-	 * root table's path to that root item. Then the cuts.
-	 */
-	for (int roottab = 1; roottab >= 0; roottab--)
-		for (int level = PMCFS_MAX_LEVEL - 1; !rc && level >= 0; level--)
-			for (size_t i = 0; !rc && i < ctx->ndamage; i++) {
-				const struct fsck_damage *d = &ctx->damage[i];
-				if (d->rewrite && d->level == level &&
-				    (d->tree == PMCFS_ROOTTAB_TREE) == roottab && !also_cut(ctx, d))
-					rc = fix_one(ctx, tx, d, &cuts);
-			}
+	/* Rewrites first, then the cuts. */
+	rc = rewrite_blocks(ctx, tx, ctx->damage, ctx->ndamage, &cuts);
 	for (size_t i = 0; !rc && i < ctx->ndamage; i++)
 		if (!ctx->damage[i].rewrite)
 			rc = fix_one(ctx, tx, &ctx->damage[i], &cuts);

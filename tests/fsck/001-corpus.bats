@@ -122,6 +122,9 @@ same_but_zeros() {
 
 @test "024-owner-shared: A leaf shared by the live tree and all three snapshots (one read-only)" {
 	run_case 024-owner-shared
+	cd "$BATS_TEST_TMPDIR"
+	"$DUMP" snapshots pre.img | grep -Eq '^257 +256 +ro .*snap-0$'
+	"$DUMP" snapshots test.img | grep -Eq '^257 +256 +ro .*snap-0$'
 }
 
 @test "025-owner-node: Interior nodes and roots with implausible owners: the root (level 2) of" {
@@ -237,6 +240,19 @@ same_but_zeros() {
 	cd "$BATS_TEST_TMPDIR"
 	same_but_zeros snap-0 /d00/n0-0 0 100
 	"$DUMP" cat /d00/n0-0 pre.img | cmp - <("$DUMP" cat /d00/n0-0 test.img)
+}
+
+@test "064-bad-tree-blocks: Tree blocks on the bad-block list that still read: copied in every tree, then recorded bad." {
+	run_case 064-bad-tree-blocks
+	cd "$BATS_TEST_TMPDIR"
+	"$DUMP" snapshots test.img | grep -Eq '^257 +256 +ro .*snap-0$'
+	for b in $(awk '{ print $1 / 8 }' bad.txt); do
+		"$DUMP" owners "$b" test.img | grep -q "refcount 1, bad"
+		"$DUMP" owners "$b" test.img | grep -q "no file extent or tree block uses these blocks"
+	done
+	for id in 257 258 259; do
+		"$NS" pre.img sums "$id" | cmp - <("$NS" test.img sums "$id")
+	done
 }
 
 @test "070-ns-item-stray: An item of a type no inode has (9) under inode /d00/n0-0." {
