@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include "fsck.h"
 #include "pass4.h"
+#include "pmcfs_ns.h"
 #include "pmcfs_relocate.h"
 #include "pmcfs_repair.h"
 
@@ -63,6 +64,29 @@ static bool rdonly_newer(const struct fsck_ctx *ctx)
 	return false;
 }
 
+/*
+ * Clip the zeroed byte span to the file's size: zeroed blocks past the end
+ * of the file lose nothing. False if nothing within the file was lost. If
+ * the size cannot be read, the span stands as it is.
+ */
+static bool lost_in_file(struct fsck_ctx *ctx, const struct pmcfs_relocate_info *in,
+			 uint64_t *hi)
+{
+	struct pmcfs_tree *t;
+	struct pmcfs_stat st;
+
+	*hi = in->lost_hi;
+	if (!in->lost_blocks)
+		return false;
+	if (pmcfs_subvol_open(ctx->fs, in->subvol, &t) || pmcfs_ns_stat(ctx->fs, t, in->ino, &st))
+		return true;
+	if (st.size <= in->lost_lo)
+		return false;
+	if (st.size < *hi)
+		*hi = st.size;
+	return true;
+}
+
 static void say(struct fsck_ctx *ctx, const struct moved *m)
 {
 	uint64_t last_sv = 0, last_ino = 0, ro_said = 0;
@@ -70,22 +94,24 @@ static void say(struct fsck_ctx *ctx, const struct moved *m)
 	for (size_t i = 0; i < m->n; i++) {
 		const struct pmcfs_relocate_info *in = &m->v[i];
 		char path[1024], lost[96] = "";
+		uint64_t hi;
+		bool lost_any = lost_in_file(ctx, in, &hi);
 		if (in->rdonly && ro_said != in->subvol) {
 			const struct fsck_subvol *sv = subvol(ctx, in->subvol);
 			out(ctx, "subvolume %llu \"%s\" stays read-only: only where its data lives changes\n",
 			    (unsigned long long)in->subvol, sv ? sv->name : "?");
 			ro_said = in->subvol;
 		}
-		if (in->lost_blocks)
+		if (lost_any)
 			snprintf(lost, sizeof(lost), ", bytes %llu-%llu now read as zeros",
-				 (unsigned long long)in->lost_lo, (unsigned long long)in->lost_hi - 1);
+				 (unsigned long long)in->lost_lo, (unsigned long long)hi - 1);
 		out(ctx, "moved off bad media: subvolume %llu: extent of inode %llu at offset %llu: "
 			 "blocks %llu-%llu to %llu-%llu%s\n", (unsigned long long)in->subvol,
 		    (unsigned long long)in->ino, (unsigned long long)in->offset,
 		    (unsigned long long)in->old_phys, (unsigned long long)(in->old_phys + in->nblocks - 1),
 		    (unsigned long long)in->new_phys, (unsigned long long)(in->new_phys + in->nblocks - 1),
 		    lost);
-		if (!in->lost_blocks || (in->subvol == last_sv && in->ino == last_ino))
+		if (!lost_any || (in->subvol == last_sv && in->ino == last_ino))
 			continue;
 		last_sv = in->subvol;
 		last_ino = in->ino;
