@@ -15,7 +15,8 @@
  *   modified snapshot cleared, an interrupted deletion finished
  *   (pmcfs_subvol_delete when nothing was dropped yet), and the entry of
  *   a snapshot whose root is unusable, or whose item is malformed,
- *   deleted. Removing an entry without dropping its tree leaves its
+ *   deleted. The default subvolume with an unusable root gets an empty
+ *   root directory instead (its snapshots are kept and named). Removing an entry without dropping its tree leaves its
  *   blocks counted, so the check restarts from pass 2 to recount them.
  *   A default subvolume missing from the root table is replaced in both
  *   superblock copies (pmcfs_subvol_set_default) by the lowest-numbered
@@ -32,6 +33,7 @@
 #include <string.h>
 #include "fsck.h"
 #include "pmcfs_endian.h"
+#include "pmcfs_repair.h"
 
 #define KNOWN_FLAGS (PMCFS_ROOT_RDONLY | PMCFS_ROOT_DROPPING | PMCFS_ROOT_PARENT_GONE)
 
@@ -135,6 +137,65 @@ static bool name_taken(const struct fsck_ctx *ctx, const struct fsck_subvol *sv)
 	return false;
 }
 
+/* An empty root directory in sv, which may be read-only. */
+static int new_root_dir(struct fsck_ctx *ctx, struct pmcfs_trans *tx, const struct fsck_subvol *sv)
+{
+	bool ro = sv->flags & PMCFS_ROOT_RDONLY;
+	struct pmcfs_tree *t;
+	int rc;
+
+	if ((rc = pmcfs_subvol_open(ctx->fs, sv->id, &t)) ||
+	    (ro && (rc = pmcfs_subvol_set_rdonly(tx, sv->id, false))) || (rc = make_root_dir(tx, t)))
+		return rc;
+	if (ro && !(rc = pmcfs_subvol_set_rdonly(tx, sv->id, true)))
+		rc = pmcfs_subvol_advance_create_gen(tx, sv->id);
+	return rc;
+}
+
+/*
+ * The default subvolume's root block is unusable: all it held is lost,
+ * and nothing says where its other blocks are. It stays the default (the
+ * filesystem stays mountable, its snapshots keep their parent) with an
+ * empty root directory; its old blocks stay counted until the restart's
+ * recount rebuilds the space map. Its snapshots are named: they are what
+ * an operator restores from.
+ */
+static void reset_default(struct fsck_ctx *ctx, struct fsck_subvol *sv)
+{
+	struct pmcfs_trans *tx;
+	bool kept;
+	int rc;
+
+	if (!safe_to_repair(ctx))
+		return;
+	if (repair_begin(ctx, &tx)) {
+		fix_failed(ctx, 1);
+		return;
+	}
+	if ((rc = pmcfs_subvol_reset_root(tx, sv->id, &kept)) || (rc = new_root_dir(ctx, tx, sv))) {
+		error("cannot give subvolume %llu a new root: %s", (unsigned long long)sv->id,
+		      pmcfs_strerror(rc));
+		pmcfs_trans_abort(tx);
+		fix_failed(ctx, 1);
+		return;
+	}
+	if (repair_commit(ctx, tx, "commit the default subvolume's new root")) {
+		fix_failed(ctx, 1);
+		return;
+	}
+	out(ctx, "lost data: subvolume %llu: everything in it; it now holds an empty root directory\n",
+	    (unsigned long long)sv->id);
+	for (size_t i = 0; i < ctx->nsubvols; i++) {
+		const struct fsck_subvol *s = &ctx->subvols[i];
+		if (s->usable && !s->root_bad && s->parent == sv->id &&
+		    !(s->flags & PMCFS_ROOT_DROPPING))
+			out(ctx, "snapshot %llu \"%s\" of subvolume %llu is intact (taken at generation "
+				 "%llu)\n", (unsigned long long)s->id, s->name,
+			    (unsigned long long)sv->id, (unsigned long long)s->create_gen);
+	}
+	ctx->restart = true;	/* recount: its old blocks are leaked now */
+}
+
 static void check_one(struct fsck_ctx *ctx, struct fsck_subvol *sv)
 {
 	bool is_default = sv->id == ctx->sb.root_subvol;
@@ -159,6 +220,12 @@ static void check_one(struct fsck_ctx *ctx, struct fsck_subvol *sv)
 		if (fix_problem(ctx, PR_DROPPING, "subvolume %llu \"%s\"", (unsigned long long)sv->id,
 				sv->name))
 			finish_drop(ctx, sv);
+		return;
+	}
+	if (sv->root_bad && is_default) {
+		if (fix_problem(ctx, PR_DEFAULT_ROOT_BAD, "subvolume %llu \"%s\": root block %llu",
+				(unsigned long long)sv->id, sv->name, (unsigned long long)sv->root.blkno))
+			reset_default(ctx, sv);
 		return;
 	}
 	if (sv->root_bad && !is_default) {

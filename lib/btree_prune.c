@@ -88,3 +88,24 @@ int pmcfs_tree_prune(struct pmcfs_trans *tx, struct pmcfs_tree *t, unsigned leve
 			return err;
 	return btree_shrink_root(tx, t);
 }
+
+int pmcfs_subvol_reset_root(struct pmcfs_trans *tx, uint64_t id, bool *ret_kept)
+{
+	struct pmcfs_root_ref old;
+	struct pmcfs_tree *t;
+	uint32_t rc;
+	int err;
+
+	if (!tx || !tx->fs->in_trans || &tx->fs->tx != tx)
+		return -EINVAL;
+	if ((err = pmcfs_subvol_open(tx->fs, id, &t)))
+		return err;
+	old = t->root;
+	*ret_kept = true;
+	/* As for a cut: only a reference another tree keeps can be dropped unread. */
+	if (!(err = btree_node_count(t, old.blkno, &rc)) && rc > 1) {
+		err = pmcfs_space_dec(tx, old.blkno, 1);
+		*ret_kept = false;
+	}
+	return err ? err : pmcfs_tree_new_root(tx, t);
+}

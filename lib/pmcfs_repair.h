@@ -92,6 +92,18 @@ int pmcfs_tree_reaches(struct pmcfs_tree *t, unsigned level, const struct pmcfs_
 		       uint64_t blkno);
 
 /*
+ * Give subvolume id a new, empty tree (one empty leaf) in place of its
+ * unusable root block, which is never read. As for pmcfs_tree_prune,
+ * the old root's reference count drops only if another tree still holds
+ * it (*ret_kept false); otherwise it and everything under it stay
+ * counted, and the caller must recount the space (fsck.pmcfs rebuilds
+ * the space map). The root item keeps its name, flags, parent links and
+ * next_ino (inode numbers are not reused). The subvolume has no root
+ * directory afterwards: the caller makes one.
+ */
+int pmcfs_subvol_reset_root(struct pmcfs_trans *tx, uint64_t id, bool *ret_kept);
+
+/*
  * A repair that keeps a read-only snapshot's contents but moves its
  * blocks (pmcfs_tree_rewrite, pmcfs_data_relocate) gives it blocks newer
  * than the snapshot. Rather than lose the read-only flag (backups stay

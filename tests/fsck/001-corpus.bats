@@ -255,6 +255,16 @@ same_but_zeros() {
 	done
 }
 
+@test "066-default-root-bad: The default subvolume's root block fails its crc: an empty root directory, snapshots kept." {
+	run_case 066-default-root-bad
+	cd "$BATS_TEST_TMPDIR"
+	[ -z "$("$DUMP" ls / test.img)" ]
+	[ "$("$DUMP" super test.img | grep -Ec '^ *root_subvol +256$')" = 2 ]
+	for id in 257 258 259; do
+		"$NS" pre.img sums "$id" | cmp - <("$NS" test.img sums "$id")
+	done
+}
+
 @test "070-ns-item-stray: An item of a type no inode has (9) under inode /d00/n0-0." {
 	run_case 070-ns-item-stray
 }
