@@ -134,6 +134,62 @@ static void key_span(const struct child *v, size_t n, size_t i, unsigned *lo, un
 	*hi = i + 1 < n ? (unsigned)(v[i + 1].key.objectid - 1000) : NKEYS;
 }
 
+/*
+ * A subvolume's root replaced by an empty tree, the old root never read:
+ * shared with a snapshot, its count drops and counts stay exact; private,
+ * it stays counted (the caller recounts).
+ */
+static void reset_root_case(void)
+{
+	struct pmcfs_mkfs_params p = { .mkfs_time = 1700000000 };
+	uint8_t body[BODY];
+	struct pmcfs_dev *dev;
+	struct pmcfs_fs *fs;
+	struct pmcfs_trans *tx;
+	struct pmcfs_tree *t;
+	struct pmcfs_root_ref r, before;
+	uint64_t snap, free_before;
+	bool kept;
+
+	memset(p.uuid, 0x35, 16);
+	memset(body, 0xac, sizeof(body));
+	CHECK_OK(pmcfs_dev_mem_open(DEV_SIZE, &dev));
+	CHECK_OK(pmcfs_mkfs(dev, &p, NULL));
+	CHECK_OK(pmcfs_fs_open(dev, 0, &fs));
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	CHECK_OK(pmcfs_subvol_open(fs, PMCFS_FIRST_SUBVOL, &t));
+	for (unsigned k = 0; k < NKEYS; k++) {
+		struct pmcfs_ckey key = mkkey(k);
+		CHECK_OK(pmcfs_tree_insert(tx, t, &key, body, sizeof(body)));
+	}
+	CHECK_OK(pmcfs_subvol_snapshot(tx, PMCFS_FIRST_SUBVOL, "snap", PMCFS_SNAP_RDONLY, &snap));
+	CHECK_OK(pmcfs_trans_commit(tx));
+	pmcfs_tree_root(t, &before);
+	CHECK(before.level > 0);
+
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	CHECK_OK(pmcfs_subvol_reset_root(tx, PMCFS_FIRST_SUBVOL, &kept));
+	CHECK_OK(pmcfs_trans_commit(tx));
+	CHECK(!kept);
+	CHECK(fsaudit_errors(fs, "shared root reset") == 0);
+	pmcfs_tree_root(t, &r);
+	CHECK(r.level == 0 && r.blkno != before.blkno);
+	CHECK(!has_key(fs, PMCFS_FIRST_SUBVOL, 0) && !has_key(fs, PMCFS_FIRST_SUBVOL, NKEYS - 1));
+	check_keys(fs, snap, 0, 0);
+
+	/* A private root: kept counted, nothing freed. */
+	free_before = pmcfs_fs_free_blocks(fs);
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	CHECK_OK(pmcfs_subvol_reset_root(tx, PMCFS_FIRST_SUBVOL, &kept));
+	CHECK_OK(pmcfs_trans_commit(tx));
+	CHECK(kept && pmcfs_fs_free_blocks(fs) == free_before - 1);
+	pmcfs_fs_close(fs);
+	CHECK_OK(pmcfs_fs_open(dev, 0, &fs));
+	check_keys(fs, snap, 0, 0);
+	pmcfs_fs_close(fs);
+	pmcfs_dev_close(dev);
+}
+
 int main(void)
 {
 	static struct child leaves[4096], nodes[256];
@@ -278,5 +334,6 @@ int main(void)
 
 	pmcfs_fs_close(fs);
 	pmcfs_dev_close(dev);
+	reset_root_case();
 	return tcheck_done("test_prune");
 }
