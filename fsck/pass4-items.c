@@ -211,6 +211,19 @@ bad:
 	      (unsigned long long)k->offset, size);
 }
 
+bool p4_extent_usable(const struct pmcfs_ckey *k, const void *body, uint32_t size)
+{
+	struct pmcfs_extent d;
+	uint64_t n;
+
+	if (size != sizeof(d))
+		return false;
+	memcpy(&d, body, sizeof(d));
+	n = pmcfs_extent_nblocks(&d);
+	return !(k->offset % BS) && n && k->offset / BS + n >= k->offset / BS &&
+	       !(pmcfs_extent_flags(&d) & ~(uint64_t)KNOWN_EFLAGS);
+}
+
 void p4_extent_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *body, uint32_t size)
 {
 	struct grp *g = &sc->g;
@@ -234,8 +247,7 @@ void p4_extent_item(struct scan *sc, const struct pmcfs_ckey *k, const uint8_t *
 	} else {
 		n = flags = 0;
 	}
-	if (size != sizeof(d) || k->offset % BS || !n || (flags & ~(uint64_t)KNOWN_EFLAGS) ||
-	    k->offset / BS + n < k->offset / BS) {
+	if (!p4_extent_usable(k, body, size)) {
 		LOCAL(sc, PR_NS_EXTENT_BAD, PH_ITEMS, k->objectid, k, counted ? pmcfs_extent_phys(&d) : 0,
 		      counted, "subvolume %llu: inode %llu offset %llu: %u bytes, %llu blocks, flags 0x%llx",
 		      (unsigned long long)sc->s->sv->id, (unsigned long long)k->objectid,

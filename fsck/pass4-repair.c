@@ -282,14 +282,11 @@ static int read_extents(struct p4_sv *s, uint64_t ino, struct fext **ret, size_t
 	while ((rc = pmcfs_iter_next(it, &k, &b, &bs)) > 0 && k.objectid == ino &&
 	       k.type == PMCFS_KEY_EXTENT) {
 		struct fext f = { .k = k };
-		if (bs != sizeof(f.e))
+		if (!p4_extent_usable(&k, b, bs))
 			continue;
 		memcpy(&f.e, b, sizeof(f.e));
 		f.fblk = k.offset / PMCFS_BLOCK_SIZE;
 		f.n = pmcfs_extent_nblocks(&f.e);
-		if (k.offset % PMCFS_BLOCK_SIZE || !f.n || f.fblk + f.n < f.fblk ||
-		    (pmcfs_extent_flags(&f.e) & ~(uint32_t)PMCFS_EXTENT_UNWRITTEN))
-			continue;
 		v = xgrow(v, &cap, n + 1, sizeof(*v));
 		v[n++] = f;
 	}
@@ -339,28 +336,60 @@ static int settle_overlaps(struct p4_sv *s, struct pmcfs_trans *tx, uint64_t ino
 			rc = pmcfs_space_dec(tx, phys, v[i].cut);
 	}
 	for (size_t i = 0; !rc && i < n; i++) {
-		uint64_t off = v[i].k.offset, lost = v[i].cut * PMCFS_BLOCK_SIZE;
-		if (!v[i].cut)
+		if (!v[i].cut || v[i].cut == v[i].n)
 			continue;
-		if (v[i].cut == v[i].n) {
+		pmcfs_set_extent_phys(&v[i].e, pmcfs_extent_phys(&v[i].e) + v[i].cut);
+		pmcfs_set_extent_nblocks(&v[i].e, (uint32_t)(v[i].n - v[i].cut));
+		v[i].k.offset += v[i].cut * PMCFS_BLOCK_SIZE;
+		rc = pmcfs_tree_insert(tx, s->t, &v[i].k, &v[i].e, sizeof(v[i].e));
+		/*
+		 * Every usable extent that overlapped moved or went above, so
+		 * what holds the key is an item the scan could not use (P4.009
+		 * deletes it, and releases what it counted): it goes now.
+		 */
+		if (rc == -EEXIST && !(rc = pmcfs_tree_delete(tx, s->t, &v[i].k))) {
+			out(s->ctx, "deleted from %s: the malformed extent item of inode %llu at offset "
+				    "%llu (the trimmed extent takes its key)\n", tn,
+			    (unsigned long long)ino, (unsigned long long)v[i].k.offset);
+			rc = pmcfs_tree_insert(tx, s->t, &v[i].k, &v[i].e, sizeof(v[i].e));
+		}
+	}
+	/* Said once it is all done: a failure aborts the whole transaction. */
+	for (size_t i = 0; !rc && i < n; i++) {
+		uint64_t lost = v[i].cut * PMCFS_BLOCK_SIZE;
+		uint64_t off = v[i].k.offset - (v[i].cut == v[i].n ? 0 : lost);
+		if (v[i].cut == v[i].n)
 			out(s->ctx, "deleted from %s: the extent item of inode %llu at offset %llu (its "
 				    "range is mapped by an earlier extent)\n", tn, (unsigned long long)ino,
 			    (unsigned long long)off);
-			continue;
-		}
-		pmcfs_set_extent_phys(&v[i].e, pmcfs_extent_phys(&v[i].e) + v[i].cut);
-		pmcfs_set_extent_nblocks(&v[i].e, (uint32_t)(v[i].n - v[i].cut));
-		v[i].k.offset += lost;
-		rc = pmcfs_tree_insert(tx, s->t, &v[i].k, &v[i].e, sizeof(v[i].e));
-		out(s->ctx, "trimmed in %s: the extent of inode %llu at offset %llu now starts at "
-			    "%llu (bytes %llu-%llu are mapped by an earlier extent)\n", tn,
-		    (unsigned long long)ino, (unsigned long long)off, (unsigned long long)(off + lost),
-		    (unsigned long long)off, (unsigned long long)(off + lost - 1));
+		else if (v[i].cut)
+			out(s->ctx, "trimmed in %s: the extent of inode %llu at offset %llu now starts at "
+				    "%llu (bytes %llu-%llu are mapped by an earlier extent)\n", tn,
+			    (unsigned long long)ino, (unsigned long long)off,
+			    (unsigned long long)(off + lost), (unsigned long long)off,
+			    (unsigned long long)(off + lost - 1));
 	}
 	free(v);
 	if (!rc && changed)
 		p4_lost_data(s, ino);
 	return rc;
+}
+
+/*
+ * P4.009's item, unless P4.010's trim took its key first (settle_overlaps
+ * deleted it and put a usable extent there). What pass 2 counted for it
+ * is released either way, by the caller.
+ */
+static int delete_bad_extent(struct p4_sv *s, struct pmcfs_trans *tx, const struct pmcfs_ckey *k)
+{
+	uint8_t body[64];
+	uint32_t size;
+	int rc = pmcfs_tree_lookup(rfs, s->t, k, body, sizeof(body), &size);
+
+	/* A longer body is truncated into buf: its size alone makes it unusable. */
+	if (rc == -ENOENT || (!rc && p4_extent_usable(k, body, size)))
+		return 0;
+	return rc ? rc : pmcfs_tree_delete(tx, s->t, k);
 }
 
 /* Once per file: a cleared inode's names dangle next, and say it again. */
@@ -741,7 +770,7 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f)
 		break;
 	case PR_NS_EXTENT_BAD:
 		p4_lost_data(s, f->ino);
-		rc = pmcfs_tree_delete(tx, s->t, &f->key);
+		rc = delete_bad_extent(s, tx, &f->key);
 		if (!rc && f->arg2)
 			rc = pmcfs_space_dec(tx, f->arg, f->arg2);
 		break;

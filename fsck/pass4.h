@@ -123,6 +123,9 @@ struct p4_range {
 	uint64_t lo, hi;
 };
 
+/* pass4-items.c: an extent item the namespace can use (else P4.009's). */
+bool p4_extent_usable(const struct pmcfs_ckey *k, const void *body, uint32_t size);
+
 /* pass4-scan.c */
 int p4_scan(struct p4_run *run, struct p4_sv *s);
 void p4_sv_free(struct p4_sv *s);

@@ -377,6 +377,20 @@ same_but_zeros() {
 	run_case 097-ns-orphans
 }
 
+@test "099-ns-extent-double: An overlapping extent is trimmed to the key a malformed extent item holds." {
+	run_case 099-ns-extent-double
+	cd "$BATS_TEST_TMPDIR"
+	# the trimmed extent maps 8 KiB on: its old second block, one block long
+	"$DUMP" --json extents /s1/moved test.img >ext.json
+	python3 - <<'PY'
+import json
+d = json.load(open("ext.json"))
+at = {e["file_offset"]: e for e in d["extents"]}
+assert at[8192]["blocks"] == 1 and at[8192]["phys"] == at[0]["phys"] + 1, at
+assert d["summary"]["bytes_mapped"] == 12288, d["summary"]
+PY
+}
+
 @test "098-foreign-fs: mkfs.xfs over a pmcfs image: fsck leaves the XFS alone, exit 8." {
 	run_case 098-foreign-fs
 	# Nothing was written, even by -y: the image is still byte-identical XFS.
