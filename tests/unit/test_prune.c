@@ -134,28 +134,21 @@ static void key_span(const struct child *v, size_t n, size_t i, unsigned *lo, un
 	*hi = i + 1 < n ? (unsigned)(v[i + 1].key.objectid - 1000) : NKEYS;
 }
 
-/*
- * A subvolume's root replaced by an empty tree, the old root never read:
- * shared with a snapshot, its count drops and counts stay exact; private,
- * it stays counted (the caller recounts).
- */
-static void reset_root_case(void)
+/* A new filesystem: NKEYS items in subvolume 256 and a read-only snapshot of it. */
+static struct pmcfs_fs *setup(uint8_t uuid_byte, struct pmcfs_dev **dev, uint64_t *ret_snap)
 {
 	struct pmcfs_mkfs_params p = { .mkfs_time = 1700000000 };
 	uint8_t body[BODY];
-	struct pmcfs_dev *dev;
 	struct pmcfs_fs *fs;
 	struct pmcfs_trans *tx;
 	struct pmcfs_tree *t;
-	struct pmcfs_root_ref r, before;
-	uint64_t snap, free_before;
-	bool kept;
+	uint64_t snap;
 
-	memset(p.uuid, 0x35, 16);
-	memset(body, 0xac, sizeof(body));
-	CHECK_OK(pmcfs_dev_mem_open(DEV_SIZE, &dev));
-	CHECK_OK(pmcfs_mkfs(dev, &p, NULL));
-	CHECK_OK(pmcfs_fs_open(dev, 0, &fs));
+	memset(p.uuid, uuid_byte, 16);
+	memset(body, 0xab, sizeof(body));
+	CHECK_OK(pmcfs_dev_mem_open(DEV_SIZE, dev));
+	CHECK_OK(pmcfs_mkfs(*dev, &p, NULL));
+	CHECK_OK(pmcfs_fs_open(*dev, 0, &fs));
 	CHECK_OK(pmcfs_trans_begin(fs, &tx));
 	CHECK_OK(pmcfs_subvol_open(fs, PMCFS_FIRST_SUBVOL, &t));
 	for (unsigned k = 0; k < NKEYS; k++) {
@@ -164,6 +157,29 @@ static void reset_root_case(void)
 	}
 	CHECK_OK(pmcfs_subvol_snapshot(tx, PMCFS_FIRST_SUBVOL, "snap", PMCFS_SNAP_RDONLY, &snap));
 	CHECK_OK(pmcfs_trans_commit(tx));
+	CHECK(snap == PMCFS_FIRST_SUBVOL + 1);
+	if (ret_snap)
+		*ret_snap = snap;
+	return fs;
+}
+
+/*
+ * A subvolume's root replaced by an empty tree, the old root never read:
+ * shared with a snapshot, its count drops and counts stay exact; private,
+ * it stays counted (the caller recounts).
+ */
+static void reset_root_case(void)
+{
+	struct pmcfs_dev *dev;
+	struct pmcfs_fs *fs = setup(0x35, &dev, NULL);
+	struct pmcfs_trans *tx;
+	struct pmcfs_tree *t;
+	struct pmcfs_root_ref r, before;
+	uint64_t snap, free_before;
+	bool kept;
+
+	CHECK_OK(pmcfs_subvol_open(fs, PMCFS_FIRST_SUBVOL, &t));
+	snap = PMCFS_FIRST_SUBVOL + 1;
 	pmcfs_tree_root(t, &before);
 	CHECK(before.level > 0);
 
@@ -193,30 +209,16 @@ static void reset_root_case(void)
 int main(void)
 {
 	static struct child leaves[4096], nodes[256];
-	struct pmcfs_mkfs_params p = { .mkfs_time = 1700000000 };
 	struct pmcfs_dev *dev;
 	struct pmcfs_fs *fs;
 	struct pmcfs_trans *tx;
 	struct pmcfs_tree *t;
-	uint8_t body[BODY];
 	uint64_t snap;
 	unsigned lo, hi, lo2, hi2;
 
 	size_t nleaves, nnodes, pick;
 
-	memset(p.uuid, 0x33, 16);
-	memset(body, 0xab, sizeof(body));
-	CHECK_OK(pmcfs_dev_mem_open(DEV_SIZE, &dev));
-	CHECK_OK(pmcfs_mkfs(dev, &p, NULL));
-	CHECK_OK(pmcfs_fs_open(dev, 0, &fs));
-	CHECK_OK(pmcfs_trans_begin(fs, &tx));
-	CHECK_OK(pmcfs_subvol_open(fs, PMCFS_FIRST_SUBVOL, &t));
-	for (unsigned k = 0; k < NKEYS; k++) {
-		struct pmcfs_ckey key = mkkey(k);
-		CHECK_OK(pmcfs_tree_insert(tx, t, &key, body, sizeof(body)));
-	}
-	CHECK_OK(pmcfs_subvol_snapshot(tx, PMCFS_FIRST_SUBVOL, "snap", PMCFS_SNAP_RDONLY, &snap));
-	CHECK_OK(pmcfs_trans_commit(tx));
+	fs = setup(0x33, &dev, &snap);
 	CHECK(fsaudit_errors(fs, "after setup") == 0);
 
 	nleaves = list_children(fs, PMCFS_FIRST_SUBVOL, 0, leaves, 4096);
