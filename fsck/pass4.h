@@ -3,7 +3,8 @@
  * Pass 4 internals, shared by pass4-namespace.c (driver: subvolumes,
  * verdict reuse, phases), pass4-scan.c (the walk: per-leaf checks and
  * the compact records), pass4-links.c (cross-leaf checks on the records),
- * pass4-repair.c (the repairs, each in its own transaction), and
+ * pass4-repair.c (the repairs, each in its own transaction) with
+ * pass4-names.c (those of directory names), and
  * pass4-delta.c with pass4-memo.c (the delta check of a snapshot against
  * the summaries of blocks already found clean).
  */
@@ -73,6 +74,29 @@ struct p4_sv {
 	bool root_seen;
 	bool scan_failed;
 };
+
+/* Helpers of the repairs (pass4-repair.c, pass4-names.c), on s's tree. */
+static inline struct pmcfs_ckey p4_key(uint64_t o, uint8_t t, uint64_t off)
+{
+	struct pmcfs_ckey k = { o, t, off };
+	return k;
+}
+
+static inline int p4_get_inode(const struct p4_sv *s, uint64_t ino, struct pmcfs_inode *d)
+{
+	struct pmcfs_ckey k = p4_key(ino, PMCFS_KEY_INODE, 0);
+	uint32_t size;
+	int rc = pmcfs_tree_lookup(s->ctx->fs, s->t, &k, d, sizeof(*d), &size);
+
+	return rc ? rc : size == sizeof(*d) ? 0 : -PMCFS_ECORRUPT;
+}
+
+static inline int p4_put_inode(const struct p4_sv *s, struct pmcfs_trans *tx, uint64_t ino,
+			       const struct pmcfs_inode *d)
+{
+	struct pmcfs_ckey k = p4_key(ino, PMCFS_KEY_INODE, 0);
+	return pmcfs_tree_update(tx, s->t, &k, d, sizeof(*d));
+}
 
 /*
  * A subtree's namespace summary (pass4-memo.c): additive multiset hashes
@@ -175,5 +199,27 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f);
 void p4_lost_data(struct p4_sv *s, uint64_t ino);
 /* "/a/b" for ino in subvolume id, from INODE_REF back-references. */
 void p4_path(struct fsck_ctx *ctx, uint64_t subvol, uint64_t ino, char *buf, size_t size);
+/* True the first time a file's loss is to be said (then remembered in ctx). */
+bool p4_first_say(struct fsck_ctx *ctx, uint64_t tree, uint64_t ino);
+
+/* pass4-names.c: the repairs of names, in p4_repair's transaction tx; 0 or a negative code. */
+/* Does finding f still hold? An earlier P4.022 repair may have rewritten its name. */
+bool p4_still_holds(struct p4_sv *s, const struct p4_find *f);
+/* Remove the element with this index from the packed item at k, if both are there. */
+int p4_packed_remove(struct p4_sv *s, struct pmcfs_trans *tx, const struct pmcfs_ckey *k, uint64_t index);
+/* Remove the name at index in dir: whichever of its three items exist. */
+int p4_remove_name(struct p4_sv *s, struct pmcfs_trans *tx, uint64_t dir, uint64_t index);
+/* Rebuild the missing twin of finding f's name from the one that survives. */
+int p4_twin(struct p4_sv *s, struct pmcfs_trans *tx, const struct p4_find *f);
+/* Set the type of finding f's name, in both twins, to the inode's. */
+int p4_set_type(struct p4_sv *s, struct pmcfs_trans *tx, const struct p4_find *f);
+/* P4.022: keep the twin a back-reference confirms, else remove the name. */
+int p4_settle_twins(struct p4_sv *s, struct pmcfs_trans *tx, uint64_t dir, uint64_t index);
+/* Give finding f's unattached inode a name in /lost+found. */
+int p4_reconnect(struct p4_sv *s, struct pmcfs_trans *tx, const struct p4_find *f);
+/* "DIRPATH/NAME" for the name at index in dir. */
+void p4_name_path(struct p4_sv *s, uint64_t dir, uint64_t index, char *buf, size_t bufsize);
+/* Say the file named at index in dir lost, its inode child being gone. */
+void p4_lost_name(struct p4_sv *s, uint64_t dir, uint64_t index, uint64_t child);
 
 #endif
