@@ -350,7 +350,7 @@ bool p4_still_holds(struct p4_sv *s, const struct p4_find *f)
 	switch (f->code) {
 	case PR_NS_ENTRY_NO_REF: case PR_NS_DIR_MULTI_PARENT: case PR_NS_ENTRY_TYPE:
 		if (!entry_now(s, f->ino, f->arg, elem))
-			return f->code != PR_NS_ENTRY_NO_REF;
+			return false;	/* the name went: nothing left to mend */
 		memcpy(&d, elem, sizeof(d));
 		if (f->code == PR_NS_ENTRY_NO_REF)
 			return pmcfs_dirent_ino(&d) == f->arg2 && !has_ref(s, f->ino, f->arg, elem);

@@ -58,7 +58,14 @@ static bool run_phase(struct p4_sv *s, enum p4_phase ph)
 	for (size_t i = 0; i < s->nfinds && !fsck_cancelled; i++) {
 		const struct p4_find *f = &s->finds[i];
 		int rc;
-		if (f->phase != ph || !fix_problem(ctx, f->code, "%s", f->detail))
+		if (f->phase != ph)
+			continue;
+		/* Made before this phase's repairs: one of them may have settled it. */
+		if (applied && !p4_still_holds(s, f)) {
+			verbose(ctx, "no longer holds after the repairs above: %s\n", f->detail);
+			continue;
+		}
+		if (!fix_problem(ctx, f->code, "%s", f->detail))
 			continue;
 		if (s->rdonly) {
 			out(ctx, "not repaired: subvolume %llu is a read-only snapshot\n",

@@ -294,8 +294,6 @@ int p4_repair(struct p4_sv *s, const struct p4_find *f)
 	uint64_t done;
 	int rc;
 
-	if (!p4_still_holds(s, f))
-		return 0;
 	if (repair_begin(s->ctx, &tx))
 		return -EIO;
 	switch (f->code) {
