@@ -184,8 +184,10 @@ void move_off_bad(struct fsck_ctx *ctx)
 	for (size_t i = 0; i < ctx->ntmove; i++)
 		out(ctx, "recorded bad: block %llu (no tree holds it now)\n",
 		    (unsigned long long)ctx->tmove[i].blkno);
-	verbose(ctx, "%llu blocks copied in %llu runs, %llu read as zeros, %llu recorded bad\n",
+	verbose(ctx, "%llu blocks copied in %llu runs (%llu units split: free space fragmented), "
+		"%llu read as zeros, %llu recorded bad\n",
 		(unsigned long long)res.blocks, (unsigned long long)res.runs,
+		(unsigned long long)res.split_units,
 		(unsigned long long)res.lost_blocks, (unsigned long long)res.marked_bad);
 	if (res.busy)
 		out(ctx, "%llu bad blocks are still in use by tree blocks: not recorded\n",

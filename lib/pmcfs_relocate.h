@@ -29,7 +29,8 @@ struct pmcfs_relocate_info {
 typedef int (*pmcfs_relocate_fn)(void *ctx, const struct pmcfs_relocate_info *info);
 
 struct pmcfs_relocate_result {
-	uint64_t runs;			/* copies made */
+	uint64_t runs;			/* runs written (a split unit writes several) */
+	uint64_t split_units;		/* units copied into several runs: no free run was long enough */
 	uint64_t blocks;		/* blocks copied */
 	uint64_t items;			/* extent items remapped */
 	uint64_t lost_blocks;		/* blocks written as zeros */
@@ -64,8 +65,12 @@ struct pmcfs_relocate_result {
  * live data) are not counted while they move: such a run keeps its bad
  * record, which is exact once nothing refers to it.
  *
- * -ENOSPC if a unit finds no free run as long as itself; any error leaves
- * the transaction to be aborted.
+ * A unit that finds no free run as long as itself is copied into several
+ * (split_units counts them), and every item crossing a boundary between
+ * them becomes one item per run: the file reads the same, its data is
+ * shared as before, only less contiguous. -ENOSPC only when the free
+ * blocks do not add up to the unit; any error leaves the transaction to
+ * be aborted.
  */
 int pmcfs_data_relocate(struct pmcfs_trans *tx, const struct pmcfs_badrange *bad, size_t nbad,
 			pmcfs_relocate_fn fn, void *ctx, struct pmcfs_relocate_result *ret);

@@ -9,7 +9,9 @@
  *     and their physical ranges merged into move units (one copy each,
  *     so everything sharing a unit keeps sharing);
  *  3. each unit gets a new run, written before anything points at it
- *     (bad blocks as zeros, never read: a read of poison can fault);
+ *     (bad blocks as zeros, never read: a read of poison can fault); if
+ *     no free run is that long, several, and step 4 splits the items
+ *     that cross their boundaries;
  *  4. every item inside a unit, in every tree, is pointed at the copy
  *     (+1 on the new blocks, -1 on the old), the allocation's own
  *     reference on the copy is dropped, and the bad blocks the move
@@ -26,8 +28,16 @@
 #define BS		PMCFS_BLOCK_SIZE
 #define CHUNK		256		/* blocks per copy I/O */
 
+/* Where [old + off, old + off + len) of a unit went. */
+struct piece {
+	uint64_t off, len, new;
+};
+
+/* One move unit: its copy is one piece, or several when no free run is long enough. */
 struct unit {
-	uint64_t old, len, new;
+	uint64_t old, len;
+	struct piece *p;
+	size_t np;
 };
 
 struct ranges {
@@ -259,31 +269,75 @@ static int read_good(struct reloc *r, uint8_t *buf, uint64_t old, uint64_t n)
 	return 0;
 }
 
-/* Step 3: a new run for u, written whole before anything points at it. */
-static int copy_unit(struct reloc *r, struct unit *u, uint8_t *buf)
+static int add_piece(struct unit *u, uint64_t off, uint64_t len, uint64_t new)
 {
-	struct pmcfs_fs *fs = r->fs;
-	uint64_t align = fs->sb.dax_align / BS, got, pos, end = u->old + u->len;
+	struct piece *p = realloc(u->p, (u->np + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	u->p = p;
+	u->p[u->np++] = (struct piece){ off, len, new };
+	return 0;
+}
+
+/* Where old block phys of u went, and how many blocks on from it stay contiguous. */
+static uint64_t unit_new(const struct unit *u, uint64_t phys, uint64_t *ret_run)
+{
+	uint64_t off = phys - u->old;
+	size_t i = 0;
+
+	while (off >= u->p[i].off + u->p[i].len)	/* the pieces cover [0, len) in order */
+		i++;
+	*ret_run = u->p[i].off + u->p[i].len - off;
+	return u->p[i].new + (off - u->p[i].off);
+}
+
+/* One run for u if there is one, else as few as the allocator finds. */
+static int alloc_unit(struct reloc *r, struct unit *u)
+{
+	uint64_t align = r->fs->sb.dax_align / BS, got, new;
 	unsigned flags = 0;
 	int err;
 
 	/* As the write path: a long extent on a DAX boundary stays PMD-mappable. */
 	if (align > 1 && u->old % align == 0 && u->len >= align / 2)
 		flags = PMCFS_ALLOC_HUGE;
-	err = pmcfs_alloc(r->tx, u->len, u->len, flags, &u->new, &got);
+	err = pmcfs_alloc(r->tx, u->len, u->len, flags, &new, &got);
 	if (!err && got < u->len) {	/* an aligned start without the room behind it */
-		if (!(err = pmcfs_space_dec(r->tx, u->new, got)))
-			err = pmcfs_alloc(r->tx, u->len, u->len, 0, &u->new, &got);
+		if (!(err = pmcfs_space_dec(r->tx, new, got)))
+			err = pmcfs_alloc(r->tx, u->len, u->len, 0, &new, &got);
 	}
-	if (err)
+	if (!err)
+		return add_piece(u, 0, u->len, new);
+	if (err != -ENOSPC)
+		return err;
+	/* Free space too fragmented for one copy: the data still moves. */
+	for (uint64_t off = 0; off < u->len; off += got)
+		if ((err = pmcfs_alloc(r->tx, u->len - off, 1, 0, &new, &got)) ||
+		    (err = add_piece(u, off, got, new)))
+			return err;
+	r->res->split_units++;
+	return 0;
+}
+
+/* Step 3: a new run (or runs) for u, written whole before anything points at it. */
+static int copy_unit(struct reloc *r, struct unit *u, uint8_t *buf)
+{
+	struct pmcfs_fs *fs = r->fs;
+	uint64_t pos, end = u->old + u->len;
+	int err;
+
+	if ((err = alloc_unit(r, u)))
 		return err;
 	for (pos = u->old; pos < end;) {
-		uint64_t stop;
+		uint64_t stop, run;
 		bool bad;
 		if ((err = badness(r, pos, end, &bad, &stop)))
 			return err;
 		while (pos < stop) {
+			uint64_t new = unit_new(u, pos, &run);
 			uint64_t n = stop - pos < CHUNK ? stop - pos : CHUNK;
+			n = n < run ? n : run;
 			if (bad) {
 				memset(buf, 0, n * BS);
 				err = ranges_add(&r->zeroed, pos, n);
@@ -291,13 +345,13 @@ static int copy_unit(struct reloc *r, struct unit *u, uint8_t *buf)
 				err = read_good(r, buf, pos, n);
 			}
 			if (!err)
-				err = pmcfs_dev_write(fs->dev, buf, n * BS, (u->new + (pos - u->old)) * BS);
+				err = pmcfs_dev_write(fs->dev, buf, n * BS, new * BS);
 			if (err)
 				return err;
 			pos += n;
 		}
 	}
-	r->res->runs++;
+	r->res->runs += u->np;
 	r->res->blocks += u->len;
 	return 0;
 }
@@ -347,6 +401,40 @@ struct item {
 	struct pmcfs_extent d;
 };
 
+/*
+ * One item onto its unit's copy: one item per piece it spans (the first
+ * keeps its key), each counted on its new blocks, the old ones released.
+ */
+static int remap_item(struct reloc *r, uint64_t id, struct pmcfs_tree *t, const struct pmcfs_ckey *k,
+		      const struct pmcfs_extent *d, bool ro)
+{
+	uint64_t old = pmcfs_extent_phys(d), n = pmcfs_extent_nblocks(d), run;
+	const struct unit *u = unit_of(r, old, n);
+	int err;
+
+	for (uint64_t done = 0; done < n; done += run) {
+		struct pmcfs_relocate_info in = { .subvol = id, .ino = k->objectid,
+						  .offset = k->offset + done * BS, .rdonly = ro,
+						  .old_phys = old + done, .flags = pmcfs_extent_flags(d) };
+		struct pmcfs_ckey pk = { k->objectid, k->type, in.offset };
+		struct pmcfs_extent pd = *d;
+		in.new_phys = unit_new(u, old + done, &run);
+		run = run < n - done ? run : n - done;
+		in.nblocks = run;
+		pmcfs_set_extent_phys(&pd, in.new_phys);
+		pmcfs_set_extent_nblocks(&pd, (uint32_t)run);
+		lost_span(r, &in);
+		err = done ? pmcfs_tree_insert(r->tx, t, &pk, &pd, sizeof(pd))
+			   : pmcfs_tree_update(r->tx, t, &pk, &pd, sizeof(pd));
+		if (err || (err = pmcfs_space_inc(r->tx, in.new_phys, run)))
+			return err;
+		r->res->items++;
+		if (r->fn && (err = r->fn(r->ctx, &in)))
+			return err;
+	}
+	return pmcfs_space_dec(r->tx, old, n);
+}
+
 /* Step 4, per tree: every item lying inside a unit points at its copy. */
 static int remap(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
 {
@@ -380,25 +468,8 @@ static int remap(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
 	pmcfs_iter_free(it);
 	/* A repair, not an item change: only where the data lives moves. */
 	t->rdonly = false;
-	for (size_t i = 0; err >= 0 && i < n; i++) {
-		struct pmcfs_relocate_info in = { .subvol = id, .ino = v[i].k.objectid,
-						  .offset = v[i].k.offset, .rdonly = ro };
-		const struct unit *u;
-		in.old_phys = pmcfs_extent_phys(&v[i].d);
-		in.nblocks = pmcfs_extent_nblocks(&v[i].d);
-		in.flags = pmcfs_extent_flags(&v[i].d);
-		u = unit_of(r, in.old_phys, in.nblocks);
-		in.new_phys = u->new + (in.old_phys - u->old);
-		pmcfs_set_extent_phys(&v[i].d, in.new_phys);
-		lost_span(r, &in);
-		if ((err = pmcfs_tree_update(r->tx, t, &v[i].k, &v[i].d, sizeof(v[i].d))) ||
-		    (err = pmcfs_space_inc(r->tx, in.new_phys, in.nblocks)) ||
-		    (err = pmcfs_space_dec(r->tx, in.old_phys, in.nblocks)))
-			break;
-		r->res->items++;
-		if (r->fn && (err = r->fn(r->ctx, &in)))
-			break;
-	}
+	for (size_t i = 0; err >= 0 && i < n; i++)
+		err = remap_item(r, id, t, &v[i].k, &v[i].d, ro);
 	t->rdonly = ro;
 	if (err >= 0 && n && ro)
 		err = pmcfs_subvol_advance_create_gen(r->tx, id);
@@ -444,7 +515,7 @@ int pmcfs_data_relocate(struct pmcfs_trans *tx, const struct pmcfs_badrange *bad
 		goto out;
 	}
 	for (size_t i = 0; i < r.cand.n; i++)
-		r.u[r.nu++] = (struct unit){ r.cand.v[i].start, r.cand.v[i].len, 0 };
+		r.u[r.nu++] = (struct unit){ r.cand.v[i].start, r.cand.v[i].len, NULL, 0 };
 	/* 3: the copies. */
 	if (r.nu && !(buf = aligned_alloc(64, CHUNK * BS)))
 		err = -ENOMEM;
@@ -454,7 +525,8 @@ int pmcfs_data_relocate(struct pmcfs_trans *tx, const struct pmcfs_badrange *bad
 	if (!err && r.nu)
 		err = for_each_subvol(&r, remap);
 	for (size_t i = 0; !err && i < r.nu; i++)
-		err = pmcfs_space_dec(tx, r.u[i].new, r.u[i].len);
+		for (size_t j = 0; !err && j < r.u[i].np; j++)
+			err = pmcfs_space_dec(tx, r.u[i].p[j].new, r.u[i].p[j].len);
 	for (size_t i = 0; !err && i < r.bad.n; i++)
 		err = claim_bad(&r, r.bad.v[i].start, r.bad.v[i].len, true);
 	/* Blocks found unreadable; listed or recorded ones are bad already. */
@@ -466,6 +538,8 @@ int pmcfs_data_relocate(struct pmcfs_trans *tx, const struct pmcfs_badrange *bad
 out:
 	fs->bad_refs_ok = false;
 	free(buf);
+	for (size_t i = 0; i < r.nu; i++)
+		free(r.u[i].p);
 	free(r.u);
 	free(r.bad.v);
 	free(r.zeroed.v);

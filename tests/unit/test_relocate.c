@@ -7,6 +7,7 @@
  * aligned extent stays aligned, the read-only snapshot stays read-only
  * with no block newer than its create_gen, the bad blocks (and a free
  * one) are recorded bad and never reused, and a second run finds nothing.
+ * With free space in single blocks, a unit still moves, into several runs.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -112,6 +113,101 @@ static void no_refs_to_bad(struct pmcfs_fs *fs, const uint64_t *subvols, const u
 			CHECK_OK(pmcfs_ns_extents(fs, t, ino[f], bad_cb, &c));
 			CHECK(c.hits == 0);
 		}
+}
+
+/* Every extent of ino in subvolume 256 as [phys, phys+n) runs into v; the count. */
+struct runs {
+	struct pmcfs_extent_info v[128];
+	size_t n;
+};
+
+static int runs_cb(void *c, const struct pmcfs_extent_info *e)
+{
+	struct runs *r = c;
+	if (r->n < 128)
+		r->v[r->n++] = *e;
+	return 0;
+}
+
+/*
+ * Free space in single blocks only: a 64-block extent (and its reflink)
+ * with a bad block still moves, into several runs; both files keep
+ * sharing every block, read as before but for the bad block, and the
+ * counts stay exact.
+ */
+static void split_case(void)
+{
+	struct pmcfs_mkfs_params p = { .mkfs_time = 1700000000 };
+	struct pmcfs_create_args ca = { S_IFREG | 0644, 0, 0, 0, 0 };
+	const uint64_t size = 64 * BS;
+	struct pmcfs_relocate_result res;
+	struct pmcfs_badrange bad;
+	struct runs ra = { .n = 0 }, rb = { .n = 0 };
+	struct pmcfs_dev *dev;
+	struct pmcfs_fs *fs;
+	struct pmcfs_trans *tx;
+	struct pmcfs_tree *t;
+	uint64_t big, copy, filler, fill_len, s, n;
+	uint8_t *buf = malloc(size), *after;
+
+	memset(p.uuid, 0x46, 16);
+	CHECK_OK(pmcfs_dev_mem_open(DEV_SIZE, &dev));
+	CHECK_OK(pmcfs_mkfs(dev, &p, NULL));
+	CHECK_OK(pmcfs_fs_open(dev, 0, &fs));
+	CHECK_OK(pmcfs_subvol_open(fs, PMCFS_FIRST_SUBVOL, &t));
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	CHECK_OK(pmcfs_ns_create(tx, t, PMCFS_ROOT_INO, "big", 3, &ca, &big));
+	CHECK_OK(pmcfs_ns_create(tx, t, PMCFS_ROOT_INO, "copy", 4, &ca, &copy));
+	CHECK_OK(pmcfs_ns_create(tx, t, PMCFS_ROOT_INO, "filler", 6, &ca, &filler));
+	fill(buf, size, 9);
+	CHECK_OK(pmcfs_ns_write(tx, t, big, 0, buf, size));
+	CHECK_OK(pmcfs_ns_clone_range(tx, t, big, 0, t, copy, 0, 0));
+	CHECK_OK(pmcfs_trans_commit(tx));
+	/* Fill the device, then free every other block of the filler. */
+	fill_len = (pmcfs_fs_free_blocks(fs) - 48) * BS;
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	for (uint64_t off = 0; off < fill_len; off += size)
+		CHECK_OK(pmcfs_ns_write(tx, t, filler, off, buf, off + size <= fill_len ? size : fill_len - off));
+	CHECK_OK(pmcfs_trans_commit(tx));
+	/* In batches: what a punch frees is reusable only once it commits. */
+	for (uint64_t off = 0; off < fill_len && !tcheck_failures;) {
+		CHECK_OK(pmcfs_trans_begin(fs, &tx));
+		for (int i = 0; i < 32 && off < fill_len; i++, off += 2 * BS)
+			CHECK_OK(pmcfs_ns_punch(tx, t, filler, off, BS));
+		CHECK_OK(pmcfs_trans_commit(tx));
+	}
+	CHECK(fsaudit_errors(fs, "fragmented") == 0);
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	CHECK(pmcfs_alloc(tx, 64, 64, 0, &s, &n) == -ENOSPC);	/* the test needs it */
+	pmcfs_trans_abort(tx);
+
+	CHECK_OK(pmcfs_ns_extents(fs, t, big, runs_cb, &ra));
+	CHECK(ra.n == 1 && ra.v[0].nblocks == 64);
+	bad = (struct pmcfs_badrange){ ra.v[0].phys + 10, 1 };
+	CHECK_OK(pmcfs_trans_begin(fs, &tx));
+	CHECK_OK(pmcfs_data_relocate(tx, &bad, 1, NULL, NULL, &res));
+	CHECK_OK(pmcfs_trans_commit(tx));
+	CHECK(res.split_units == 1 && res.runs > 1 && res.blocks == 64 && res.lost_blocks == 1);
+	CHECK(res.items == 2 * res.runs);	/* both files, one item per run */
+	CHECK(fsaudit_errors(fs, "after a split move") == 0);
+
+	ra.n = 0;
+	CHECK_OK(pmcfs_ns_extents(fs, t, big, runs_cb, &ra));
+	CHECK_OK(pmcfs_ns_extents(fs, t, copy, runs_cb, &rb));
+	CHECK(ra.n == res.runs && rb.n == ra.n);
+	for (size_t i = 0; i < ra.n && i < rb.n; i++)
+		CHECK(ra.v[i].phys == rb.v[i].phys && ra.v[i].nblocks == rb.v[i].nblocks &&
+		      ra.v[i].file_off == rb.v[i].file_off && ra.v[i].phys != bad.start);
+	memset(buf + 10 * BS, 0, BS);
+	after = read_all(fs, PMCFS_FIRST_SUBVOL, big, size);
+	CHECK(memcmp(after, buf, size) == 0);
+	free(after);
+	after = read_all(fs, PMCFS_FIRST_SUBVOL, copy, size);
+	CHECK(memcmp(after, buf, size) == 0);
+	free(after);
+	free(buf);
+	pmcfs_fs_close(fs);
+	pmcfs_dev_close(dev);
 }
 
 int main(void)
@@ -264,5 +360,6 @@ int main(void)
 
 	pmcfs_fs_close(fs);
 	pmcfs_dev_close(dev);
+	split_case();
 	return tcheck_done("test_relocate");
 }
