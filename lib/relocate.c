@@ -17,10 +17,12 @@
  *     reference on the copy is dropped, and the bad blocks the move
  *     freed are recorded bad.
  * Without back-references (format notes §6) finding the items means
- * reading every subvolume's extent items: a repair, run rarely.
+ * walking every subvolume's tree; each block is read once, however many
+ * snapshots share it (walk_node).
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include "fs_priv.h"
 #include "pmcfs_relocate.h"
 #include "pmcfs_repair.h"
@@ -53,6 +55,7 @@ struct reloc {
 	struct ranges cand;		/* ranges of the items touching bad blocks */
 	struct unit *u;
 	size_t nu;
+	uint8_t *skip;			/* tree blocks the walk need not descend into */
 	pmcfs_relocate_fn fn;
 	void *ctx;
 	struct pmcfs_relocate_result *res;
@@ -202,29 +205,6 @@ static int for_each_subvol(struct reloc *r, subvol_fn fn)
 			err = fn(r, ids[i], t);
 	}
 	free(ids);
-	return err < 0 ? err : 0;
-}
-
-/* Step 2: physical ranges of the items touching a bad block. */
-static int collect(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
-{
-	struct pmcfs_ckey k = { 0, 0, 0 };
-	struct pmcfs_iter *it;
-	const void *body;
-	uint32_t size;
-	int err;
-
-	(void)id;
-	if ((err = pmcfs_iter_start(r->fs, t, &k, &it)))
-		return err;
-	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
-		struct pmcfs_extent d;
-		uint64_t phys, n;
-		if (extent_decode(r->fs, &k, body, size, &d, &phys, &n) &&
-		    ranges_overlap(&r->bad, phys, n) && (err = ranges_add(&r->cand, phys, n)))
-			break;
-	}
-	pmcfs_iter_free(it);
 	return err < 0 ? err : 0;
 }
 
@@ -435,37 +415,130 @@ static int remap_item(struct reloc *r, uint64_t id, struct pmcfs_tree *t, const 
 	return pmcfs_space_dec(r->tx, old, n);
 }
 
+/*
+ * The walks of steps 2 and 4 read each tree block once across all trees,
+ * however many snapshots share it: r->skip has a bit per block not to
+ * descend into again. Step 2 skips every block it has read (its items
+ * are gathered). Step 4 skips only blocks whose subtree holds no item
+ * inside a unit: a tree sharing one that does must still update its
+ * own path to it. So a repair costs the unique blocks plus, per tree,
+ * the paths to what moves - not every tree's every item.
+ */
+struct walk {
+	struct reloc *r;
+	struct pmcfs_tree *t;
+	bool gather;			/* step 4: the items inside units, into v */
+	struct item *v;
+	size_t n, cap;
+};
+
+static bool skip_test(const struct reloc *r, uint64_t b)
+{
+	return b < r->fs->sb.nblocks && (r->skip[b / 8] >> (b % 8) & 1);
+}
+
+static void skip_set(struct reloc *r, uint64_t b)
+{
+	if (b < r->fs->sb.nblocks)
+		r->skip[b / 8] |= (uint8_t)(1u << (b % 8));
+}
+
+static int leaf_items(struct walk *w, const uint8_t *leaf, bool *ret_any)
+{
+	struct reloc *r = w->r;
+	int err = 0;
+
+	for (unsigned i = 0; !err && i < pmcfs_node_nritems(leaf); i++) {
+		struct pmcfs_extent d;
+		struct pmcfs_ckey k;
+		uint64_t phys, n;
+		const void *body;
+		uint32_t size;
+		pmcfs_node_key(leaf, i, &k);
+		body = pmcfs_leaf_body(leaf, i, &size);
+		if (!extent_decode(r->fs, &k, body, size, &d, &phys, &n))
+			continue;
+		if (!w->gather) {
+			if (ranges_overlap(&r->bad, phys, n))
+				err = ranges_add(&r->cand, phys, n);
+			continue;
+		}
+		if (!unit_of(r, phys, n))
+			continue;
+		*ret_any = true;
+		if (w->n == w->cap) {
+			struct item *nv = realloc(w->v, (w->cap = w->cap ? w->cap * 2 : 16) * sizeof(*nv));
+			if (!nv)
+				return -ENOMEM;
+			w->v = nv;
+		}
+		w->v[w->n++] = (struct item){ k, d };
+	}
+	return err;
+}
+
+static int walk_node(struct walk *w, uint64_t blk, uint64_t gen, int level, bool *ret_any)
+{
+	struct { uint64_t blk, gen; } child[PMCFS_NODE_MAX_PTRS];
+	struct pmcfs_fs *fs = w->r->fs;
+	struct pmcfs_buf *b;
+	unsigned n;
+	int err;
+
+	*ret_any = false;
+	if (skip_test(w->r, blk))
+		return 0;
+	pmcfs_cache_trim(&fs->cache);	/* nothing above holds a buffer: children are copied */
+	if ((err = pmcfs_read_node(fs, blk, w->t->magic, level, gen, &b)))
+		return err;
+	if (level == 0) {
+		err = leaf_items(w, b->data, ret_any);
+	} else {
+		n = pmcfs_node_nritems(b->data);
+		for (unsigned i = 0; i < n; i++)
+			pmcfs_node_child(b->data, i, &child[i].blk, &child[i].gen);
+		for (unsigned i = 0; !err && i < n; i++) {
+			bool any;
+			err = walk_node(w, child[i].blk, child[i].gen, level - 1, &any);
+			*ret_any |= any;
+		}
+	}
+	if (!err && (!w->gather || !*ret_any))
+		skip_set(w->r, blk);
+	return err;
+}
+
+static int walk_tree(struct walk *w)
+{
+	bool any;
+
+	if (w->t->gone || !w->t->root.blkno)
+		return -ENOENT;
+	return walk_node(w, w->t->root.blkno, w->t->root.gen, w->t->root.level, &any);
+}
+
+/* Step 2: physical ranges of the items touching a bad block. */
+static int collect(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
+{
+	struct walk w = { .r = r, .t = t };
+
+	(void)id;
+	return walk_tree(&w);
+}
+
 /* Step 4, per tree: every item lying inside a unit points at its copy. */
 static int remap(struct reloc *r, uint64_t id, struct pmcfs_tree *t)
 {
-	struct pmcfs_ckey k = { 0, 0, 0 };
-	struct pmcfs_iter *it;
-	struct item *v = NULL;
-	size_t n = 0, cap = 0;
-	const void *body;
-	uint32_t size;
+	struct walk w = { .r = r, .t = t, .gather = true };
+	struct item *v;
+	size_t n;
 	bool ro = t->rdonly;
 	int err;
 
-	/* Collect first: changing the tree invalidates the iterator. */
-	if ((err = pmcfs_iter_start(r->fs, t, &k, &it)))
-		return err;
-	while ((err = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
-		struct pmcfs_extent d;
-		uint64_t phys, nb;
-		if (!extent_decode(r->fs, &k, body, size, &d, &phys, &nb) || !unit_of(r, phys, nb))
-			continue;
-		if (n == cap) {
-			struct item *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*nv));
-			if (!nv) {
-				err = -ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		v[n++] = (struct item){ k, d };
-	}
-	pmcfs_iter_free(it);
+	/* Gather first: the updates shadow the nodes the walk reads. */
+	err = walk_tree(&w);
+	v = w.v;
+	n = w.n;
 	/* A repair, not an item change: only where the data lives moves. */
 	t->rdonly = false;
 	for (size_t i = 0; err >= 0 && i < n; i++)
@@ -505,6 +578,8 @@ int pmcfs_data_relocate(struct pmcfs_trans *tx, const struct pmcfs_badrange *bad
 	for (size_t i = 0; !err && i < r.bad.n; i++)
 		err = claim_bad(&r, r.bad.v[i].start, r.bad.v[i].len, false);
 	/* 2: the units. */
+	if (!err && !(r.skip = calloc(fs->sb.nblocks / 8 + 1, 1)))
+		err = -ENOMEM;
 	if (!err)
 		err = for_each_subvol(&r, collect);
 	if (err)
@@ -522,8 +597,10 @@ int pmcfs_data_relocate(struct pmcfs_trans *tx, const struct pmcfs_badrange *bad
 	for (size_t i = 0; !err && i < r.nu; i++)
 		err = copy_unit(&r, &r.u[i], buf);
 	/* 4: the references, then the copies' own allocation reference, then the records. */
-	if (!err && r.nu)
+	if (!err && r.nu) {
+		memset(r.skip, 0, fs->sb.nblocks / 8 + 1);
 		err = for_each_subvol(&r, remap);
+	}
 	for (size_t i = 0; !err && i < r.nu; i++)
 		for (size_t j = 0; !err && j < r.u[i].np; j++)
 			err = pmcfs_space_dec(tx, r.u[i].p[j].new, r.u[i].p[j].len);
@@ -538,6 +615,7 @@ int pmcfs_data_relocate(struct pmcfs_trans *tx, const struct pmcfs_badrange *bad
 out:
 	fs->bad_refs_ok = false;
 	free(buf);
+	free(r.skip);
 	for (size_t i = 0; i < r.nu; i++)
 		free(r.u[i].p);
 	free(r.u);
