@@ -116,6 +116,7 @@ struct fsck_ctx {
 	struct fsck_damage *damage;	/* blocks to cut out, if the space map allows */
 	size_t ndamage, damage_cap;
 	bool sm_damaged;		/* the space map tree itself is damaged */
+	bool roottab_damaged;		/* some block of the root table is unusable */
 	struct fsck_subvol *subvols;
 	size_t nsubvols;
 	struct fsck_media_hit *hits;
@@ -147,6 +148,7 @@ struct fsck_ctx {
 	/* Outcome. */
 	unsigned errors_fixed, errors_left, warnings;
 	bool fatal, modified, restart, preen_unexpected;
+	bool reopen;			/* rolled back: restart from pass 1 */
 	bool space_risky;		/* the space map under-counts and was not rebuilt */
 	int restarts;
 	unsigned *shown;		/* per problem row: lines printed */
@@ -176,6 +178,10 @@ int pass4_namespace(struct fsck_ctx *ctx);
 int pass5_snapshots(struct fsck_ctx *ctx);
 int pass6_media(struct fsck_ctx *ctx);
 void pass2_release(struct fsck_ctx *ctx);
+/* rollback.c: after pass 2, offer to go back to an intact older commit
+ * if damage costs whole subvolumes (P2.016). */
+void offer_rollback(struct fsck_ctx *ctx);
+extern const char *const fsck_slot_name[PMCFS_NSLOTS];
 /* prune.c: after pass 3, cut the damaged blocks out of (and rewrite the
  * misowned ones in) every tree reaching them. */
 void prune_damaged(struct fsck_ctx *ctx);

@@ -323,11 +323,20 @@ int main(int argc, char **argv)
 			rc = run_pass(&ctx, &passes[i]);
 		if (!ctx.restart || rc || ctx.fatal || fsck_cancelled || ++ctx.restarts > 3)
 			break;
-		out(&ctx, "Restarting from pass 2 to recount after the repairs above\n");
 		ctx.restart = ctx.restart_now = false;
 		/* Passes 2-6 run again and find again whatever is still wrong. */
 		ctx.errors_left = left_after_pass1;
 		pass2_release(&ctx);
+		if (ctx.reopen) {	/* another commit is current: all of it is new */
+			out(&ctx, "Restarting from pass 1 on the commit rolled back to\n");
+			ctx.reopen = false;
+			pmcfs_fs_close(ctx.fs);
+			ctx.fs = NULL;
+			rc = run_pass(&ctx, &passes[0]);
+			left_after_pass1 = ctx.errors_left;
+		} else {
+			out(&ctx, "Restarting from pass 2 to recount after the repairs above\n");
+		}
 	}
 	if (!ctx.json && ctx.preen_unexpected)
 		printf("%s: UNEXPECTED INCONSISTENCY; RUN fsck.pmcfs MANUALLY (without -a or -p)\n",

@@ -23,7 +23,7 @@
 #include "fsck.h"
 #include "pmcfs_probe.h"
 
-static const char *const slot_name[PMCFS_NSLOTS] = {
+const char *const fsck_slot_name[PMCFS_NSLOTS] = {
 	"slot A", "slot B", "slot A replica", "slot B replica",
 };
 
@@ -92,7 +92,7 @@ static void check_slots(struct fsck_ctx *ctx, const struct pmcfs_super_scan *sc)
 		const struct pmcfs_slot_state *st = &sc->slot[s];
 		if (!st->err || st->err == -ENODATA)
 			continue;	/* valid, or empty: no commit has used it yet */
-		if (fix_problem(ctx, PR_SLOT_BAD, "%s (block %llu): %s", slot_name[s],
+		if (fix_problem(ctx, PR_SLOT_BAD, "%s (block %llu): %s", fsck_slot_name[s],
 				(unsigned long long)st->blkno, why_text(st->err, &st->why, why, sizeof(why))))
 			write_block(ctx, st->blkno, blk, "commit slot");
 	}
@@ -169,7 +169,7 @@ int pass1_super(struct fsck_ctx *ctx)
 		(unsigned long long)sc.sb.feature_compat, (unsigned long long)sc.sb.feature_ro_compat,
 		(unsigned long long)sc.sb.feature_incompat);
 	verbose(ctx, "commit: generation %llu from %s\n",
-		(unsigned long long)sc.slot[sc.current].ci.generation, slot_name[sc.current]);
+		(unsigned long long)sc.slot[sc.current].ci.generation, fsck_slot_name[sc.current]);
 
 	rc = pmcfs_fs_open(ctx->dev, ctx->mode == MODE_NO ? PMCFS_OPEN_RDONLY : 0, &ctx->fs);
 	if (rc) {

@@ -78,6 +78,7 @@ static void damaged(struct walk *w, uint64_t blk, bool is_root)
 		return;
 	}
 	w->ctx->walk_incomplete = true;
+	w->ctx->roottab_damaged |= w->tree == PMCFS_ROOTTAB_TREE;
 	if (w->sv) {
 		w->sv->damaged = true;
 		w->sv->root_bad |= is_root;
@@ -520,6 +521,10 @@ static void walk_tree(struct walk *w, const struct pmcfs_root_ref *root)
 			w->ctx->sm_damaged = true;
 		else
 			w->ctx->walk_incomplete = true;
+		/* Not damaged(): the block number may lie past the bitmaps. */
+		w->ctx->roottab_damaged |= w->tree == PMCFS_ROOTTAB_TREE;
+		if (w->sv)
+			w->sv->damaged = w->sv->root_bad = true;
 		return;
 	}
 	visit(w, root->blkno, root->gen, root->level, w->ctx->commit.generation, &none, true);
@@ -570,6 +575,7 @@ int pass2_walk(struct fsck_ctx *ctx)
 	crosslinks(ctx, &w.xl);
 	free(w.xl.v);
 	progress(ctx, 2, 1, 1);
+	offer_rollback(ctx);
 	return 0;
 }
 
@@ -593,7 +599,7 @@ void pass2_release(struct fsck_ctx *ctx)
 	ctx->damage = NULL;
 	ctx->ndamage = ctx->damage_cap = 0;
 	ctx->nhits = ctx->hits_cap = 0;
-	ctx->walk_incomplete = ctx->sm_damaged = false;
+	ctx->walk_incomplete = ctx->sm_damaged = ctx->roottab_damaged = false;
 	ctx->rebuild_yes = ctx->rebuild_no = 0;
 	memset(&ctx->st, 0, sizeof(ctx->st));
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "fs_priv.h"
+#include "pmcfs_repair.h"
 
 int pmcfs_fs_open(struct pmcfs_dev *dev, unsigned flags, struct pmcfs_fs **ret_fs)
 {
@@ -51,6 +52,32 @@ int pmcfs_fs_open_state(struct pmcfs_dev *dev, unsigned flags, const struct pmcf
 	pmcfs_tree_init(&fs->spacemap, fs, PMCFS_SPACEMAP_TREE, &fs->commit.spacemap);
 	*ret_fs = fs;
 	return 0;
+}
+
+int pmcfs_fs_rollback(struct pmcfs_dev *dev, int slot, uint64_t *ret_gen)
+{
+	struct pmcfs_super_scan scan;
+	struct pmcfs_commit_info ci;
+	struct pmcfs_trans *tx;
+	struct pmcfs_fs *fs;
+	int err = pmcfs_super_scan(dev, &scan);
+
+	if (err)
+		return err;
+	if (slot < 0 || slot >= PMCFS_NSLOTS || scan.slot[slot].err ||
+	    scan.slot[slot].ci.generation >= scan.slot[scan.current].ci.generation)
+		return -EINVAL;
+	ci = scan.slot[slot].ci;
+	/* An empty transaction commits as the next generation: give it the newest one's. */
+	ci.generation = scan.slot[scan.current].ci.generation;
+	if ((err = pmcfs_fs_open_state(dev, 0, &scan.sb, &ci, &fs)))
+		return err;
+	if (!(err = pmcfs_trans_begin(fs, &tx)))
+		err = pmcfs_trans_commit(tx);
+	if (!err && ret_gen)
+		*ret_gen = fs->commit.generation;
+	pmcfs_fs_close(fs);
+	return err;
 }
 
 void pmcfs_fs_close(struct pmcfs_fs *fs)

@@ -115,4 +115,19 @@ int pmcfs_subvol_reset_root(struct pmcfs_trans *tx, uint64_t id, bool *ret_kept)
  */
 int pmcfs_subvol_advance_create_gen(struct pmcfs_trans *tx, uint64_t id);
 
+/*
+ * Make the commit in slot (enum pmcfs_slot_state's index) current again:
+ * for fsck, when the newest commit's trees are damaged beyond repair and
+ * that older commit's trees verify (the caller checks; this does not).
+ * Its record is written once more with the generation after the newest
+ * one, so it outranks it: the slot of a generation is its parity, so the
+ * newest record stays where it is, as the previous commit, and no
+ * generation number is ever used for two states. Nothing else is
+ * written: what the abandoned commits wrote is free in the older
+ * commit's space map. A crash leaves the newest commit or the rollback.
+ * -EINVAL if the slot is not valid or not older than the newest.
+ * *ret_gen: the rollback's generation.
+ */
+int pmcfs_fs_rollback(struct pmcfs_dev *dev, int slot, uint64_t *ret_gen);
+
 #endif /* PMCFS_REPAIR_H */

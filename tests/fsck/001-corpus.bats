@@ -265,6 +265,20 @@ same_but_zeros() {
 	done
 }
 
+@test "067-roottab-rollback: The root table's root block fails its crc: rolled back to the intact older commit." {
+	run_case 067-roottab-rollback
+	cd "$BATS_TEST_TMPDIR"
+	# The state before the last transaction, to the byte: its mtime is back.
+	"$DUMP" stat / before.img | cmp - <("$DUMP" stat / test.img)
+	for id in 257 258 259; do
+		"$NS" before.img sums "$id" | cmp - <("$NS" test.img sums "$id")
+	done
+	# The rollback outranks the damaged commit, which stays in the other slot.
+	local gen
+	gen=$("$DUMP" super before.img | sed -n 's/^current: .*generation //p')
+	"$DUMP" super test.img | grep -qx "current: slot [AB] (block [0-9]*), generation $((gen + 2))"
+}
+
 @test "070-ns-item-stray: An item of a type no inode has (9) under inode /d00/n0-0." {
 	run_case 070-ns-item-stray
 }

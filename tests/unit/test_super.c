@@ -3,11 +3,13 @@
  * commit record makes open fall back to the older one, whose state is
  * intact (frees are deferred); a damaged primary superblock is replaced
  * by its replica; nothing valid means a clear error, not a crash. Also
- * pmcfs_subvol_set_default: both copies rewritten alike, refusals.
+ * pmcfs_subvol_set_default: both copies rewritten alike, refusals. And
+ * pmcfs_fs_rollback: an older commit made current again.
  */
 #include <errno.h>
 #include <string.h>
 #include "fsaudit.h"
+#include "pmcfs_repair.h"
 #include "tcheck.h"
 
 #define DEV_SIZE (64ULL << 20)
@@ -198,6 +200,31 @@ int main(void)
 		CHECK(pmcfs_subvol_set_default(fs, PMCFS_FIRST_SUBVOL) == -EROFS);
 		pmcfs_fs_close(fs);
 		pmcfs_dev_close(d2);
+	}
+
+	/* Rollback (fsck's P2.016): the older commit outranks the newest one. */
+	{
+		uint64_t gen = 0;
+		CHECK_OK(pmcfs_dev_mem_open(DEV_SIZE, &dev));
+		CHECK_OK(pmcfs_mkfs(dev, &p, NULL));
+		g1 = commit_items(0, 300);
+		g2 = commit_items(300, 300);
+		CHECK(pmcfs_fs_rollback(dev, (int)(g2 & 1), &gen) == -EINVAL);	/* the newest */
+		CHECK(pmcfs_fs_rollback(dev, PMCFS_NSLOTS, &gen) == -EINVAL);
+		CHECK(pmcfs_fs_rollback(dev, -1, &gen) == -EINVAL);
+		expect_state(g2, 600);			/* refusals change nothing */
+		CHECK_OK(pmcfs_fs_rollback(dev, (int)(g1 & 1), &gen));
+		CHECK(gen == g2 + 1);
+		expect_state(g2 + 1, 300);
+		CHECK_OK(pmcfs_super_scan(dev, &scan));
+		CHECK(scan.current == (int)(g1 & 1));
+		CHECK(scan.slot[g2 & 1].ci.generation == g2);	/* kept, outranked */
+		CHECK(scan.slot[2 + (g2 & 1)].ci.generation == g2);
+		CHECK(scan.slot[2 + (g1 & 1)].ci.generation == g2 + 1);	/* the replica too */
+		/* A new commit goes on from the rolled-back state, over the abandoned one. */
+		CHECK(commit_items(2000, 10) == g2 + 2);
+		expect_state(g2 + 2, 310);
+		pmcfs_dev_close(dev);
 	}
 	return tcheck_done("test_super");
 }
