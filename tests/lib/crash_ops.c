@@ -16,6 +16,7 @@
 #include <string.h>
 #include "crash.h"
 #include "pmcfs_endian.h"
+#include "pmcfs_repair.h"
 
 #define ITEM_TYPE	100	/* test items: no data references, any body */
 #define NKEYS		20000
@@ -295,6 +296,28 @@ static int do_mkfs(struct crash_opctx *c, bool same_uuid)
 	return pmcfs_mkfs(c->dev, &p, NULL);
 }
 
+/*
+ * fsck's rollback (P2.016) on a sound filesystem: the previous commit is
+ * made current again, as the newest generation + 1. It is intact however
+ * the workload got here (deferred frees; after a rollback nothing was
+ * allocated since), so the harness may take it back: a crash must leave
+ * one of the two states, and every op after it must run on the old
+ * state's space map with the abandoned commit's blocks free.
+ */
+static int op_rollback(struct crash_opctx *c)
+{
+	struct pmcfs_super_scan sc;
+	int older = -1, err = pmcfs_super_scan(c->dev, &sc);
+
+	if (err)
+		return err;
+	for (int s = 0; s < PMCFS_NSLOTS; s++)
+		if (!sc.slot[s].err && sc.slot[s].ci.generation < sc.slot[sc.current].ci.generation &&
+		    (older < 0 || sc.slot[s].ci.generation > sc.slot[older].ci.generation))
+			older = s;
+	return older < 0 ? 0 : pmcfs_fs_rollback(c->dev, older, NULL);	/* none: just formatted */
+}
+
 static int op_mkfs(struct crash_opctx *c) { return do_mkfs(c, false); }
 static int op_mkfs_same(struct crash_opctx *c) { return do_mkfs(c, true); }
 
@@ -338,6 +361,8 @@ const struct crash_op crash_ops[] = {
 	{ "xattr", crash_op_xattr, NULL, CRASH_OP_NS, "set an xattr, small or large value" },
 	{ "fsck-y", NULL, crash_op_fsck_y, CRASH_OP_KEEPFS | CRASH_OP_NS | CRASH_OP_SHORT,
 	  "fsck.pmcfs -y on the image (under strace: its writes replayed in order)" },
+	{ "rollback", NULL, op_rollback, CRASH_OP_KEEPFS | CRASH_OP_NS,
+	  "roll back to the previous commit (fsck's P2.016, on a sound filesystem)" },
 	{ "mkfs", NULL, op_mkfs, CRASH_OP_SHORT | CRASH_OP_NORANDOM, "format (a new UUID)" },
 	{ "mkfs-same", NULL, op_mkfs_same, CRASH_OP_NORANDOM, "reformat keeping the UUID" },
 };
