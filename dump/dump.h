@@ -27,7 +27,8 @@ struct dump_opts {
 	bool json;
 	bool no_crc;
 	bool replica;		/* set: the replica copy */
-	int slot;		/* set --slot: PMCFS_SLOT_A/B, -1 if absent */
+	int slot;		/* --slot: PMCFS_SLOT_A/B, -1 if absent (set: the
+				 * record to change; others: the commit to read) */
 	bool have_block;	/* set --block */
 	uint64_t block;
 	bool long_list;		/* ls -l */

@@ -50,7 +50,8 @@ struct opt_def {
 
 static const struct opt_def opts[] = {
 	{ 'j', "json", NULL, NULL, "print one JSON document instead of text" },
-	{ 's', "slot", "SLOT", "set", "set: a commit slot field; SLOT is A or B" },
+	{ 's', "slot", "SLOT", "set tree alloc ls stat extents cat snapshots owners extract",
+	  "read the commit in SLOT (A or B), not the newest; set: a commit slot field" },
 	{ 'r', "replica", NULL, "set", "set: the replica copy (of the superblock, or of --slot)" },
 	{ 'b', "block", "BLKNO", "set", "set: a header field of the tree block BLKNO" },
 	{ OPT_NO_CRC, "no-crc", NULL, "set", "set: leave the checksum as it is (craft a bad crc)" },
@@ -143,11 +144,33 @@ struct pmcfs_dev *open_device(unsigned flags)
 	return dev;
 }
 
+/* --slot: that slot's record, or its replica's if the primary is not valid. */
+static struct pmcfs_fs *open_slot(struct pmcfs_dev *dev)
+{
+	static const char *const names[] = { "A", "B" };
+	unsigned flags = PMCFS_OPEN_RDONLY | PMCFS_OPEN_NOSPACE;
+	struct pmcfs_fs *fs;
+	int err = pmcfs_fs_open_slot(dev, flags, opt.slot, &fs);
+
+	if (err && err != -EINVAL && !pmcfs_fs_open_slot(dev, flags, opt.slot + 2, &fs))
+		return fs;
+	if (err == -ENODATA)
+		die(EXIT_CORRUPT, "commit slot %s of %s holds no commit record (see '%s super %s')",
+		    names[opt.slot], opt.device, PROG, opt.device);
+	if (err)
+		die(EXIT_CORRUPT, "cannot open the commit in slot %s of %s: %s (see '%s super %s')",
+		    names[opt.slot], opt.device, pmcfs_strerror(err), PROG, opt.device);
+	return fs;
+}
+
 struct pmcfs_fs *open_fs(struct pmcfs_dev *dev)
 {
 	struct pmcfs_fs *fs;
-	int err = pmcfs_fs_open(dev, PMCFS_OPEN_RDONLY | PMCFS_OPEN_NOSPACE, &fs);
+	int err;
 
+	if (opt.slot >= 0)
+		return open_slot(dev);
+	err = pmcfs_fs_open(dev, PMCFS_OPEN_RDONLY | PMCFS_OPEN_NOSPACE, &fs);
 	if (err)
 		die(EXIT_CORRUPT, "cannot open the filesystem on %s: %s (see '%s super %s')",
 		    opt.device, pmcfs_strerror(err), PROG, opt.device);

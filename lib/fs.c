@@ -15,6 +15,20 @@ int pmcfs_fs_open(struct pmcfs_dev *dev, unsigned flags, struct pmcfs_fs **ret_f
 	return pmcfs_fs_open_state(dev, flags, &scan.sb, &scan.slot[scan.current].ci, ret_fs);
 }
 
+int pmcfs_fs_open_slot(struct pmcfs_dev *dev, unsigned flags, int slot, struct pmcfs_fs **ret_fs)
+{
+	struct pmcfs_super_scan scan;
+	int err;
+
+	if (!(flags & PMCFS_OPEN_RDONLY) || slot < 0 || slot >= PMCFS_NSLOTS)
+		return -EINVAL;
+	if ((err = pmcfs_super_scan(dev, &scan)))
+		return err;
+	if (scan.slot[slot].err)
+		return scan.slot[slot].err;
+	return pmcfs_fs_open_state(dev, flags, &scan.sb, &scan.slot[slot].ci, ret_fs);
+}
+
 /* Open on a given superblock and commit (pmcfs_fs_open after choosing a slot; mkfs). */
 int pmcfs_fs_open_state(struct pmcfs_dev *dev, unsigned flags, const struct pmcfs_sb_info *sb,
 			const struct pmcfs_commit_info *ci, struct pmcfs_fs **ret_fs)

@@ -230,6 +230,14 @@ enum pmcfs_open_flags {
 typedef void (*pmcfs_log_fn)(void *ctx, int level, const char *msg);
 
 int pmcfs_fs_open(struct pmcfs_dev *dev, unsigned flags, struct pmcfs_fs **ret_fs);
+/*
+ * Open at the commit in slot (enum PMCFS_SLOT_*) rather than the newest,
+ * read-only (-EINVAL otherwise): to look at the previous commit, the one
+ * fsck would roll back to. Only the newest commit is sure to be intact
+ * (pmcfs(5), "Torn writes"); reads verify every block, as always. The
+ * slot's own error if it holds no valid record.
+ */
+int pmcfs_fs_open_slot(struct pmcfs_dev *dev, unsigned flags, int slot, struct pmcfs_fs **ret_fs);
 void pmcfs_fs_close(struct pmcfs_fs *fs);	/* aborts an open transaction */
 void pmcfs_fs_set_log(struct pmcfs_fs *fs, pmcfs_log_fn fn, void *ctx);
 const struct pmcfs_sb_info *pmcfs_fs_sb(const struct pmcfs_fs *fs);

@@ -14,6 +14,8 @@ load common
 	[[ $output == usage:* ]]
 	run -0 dump tree --help
 	[[ ${lines[0]} == "usage: pmcfs-dump [options] tree ID|NAME DEVICE" ]]
+	[[ $output == *"--slot"* && $output != *"--no-crc"* ]]
+	run -0 dump block --help
 	[[ $output != *"--slot"* ]]
 	run -0 dump set -h
 	[[ $output == *"--no-crc"* ]]

@@ -21,7 +21,7 @@ load common
 	done < <("$DUMP" --json alloc "$img" | jq -r '.runs[]|select(.owner_name=="fs")|"\(.start) \(.len)"')
 	[ "${#blocks[@]}" -ge 8 ]
 	cmds=("super" "tree roottab" "tree spacemap" "tree 256" "alloc" "--json super" "--json tree roottab"
-	      "--json tree spacemap" "--json tree 256" "--json alloc")
+	      "--json tree spacemap" "--json tree 256" "--json alloc" "--slot A tree 256" "--slot B alloc")
 	RANDOM=4242	# reproducible
 	for ((i = 0; i < 200; i++)); do
 		cp --sparse=always "$img" "$work"

@@ -209,6 +209,14 @@ int main(void)
 		CHECK_OK(pmcfs_mkfs(dev, &p, NULL));
 		g1 = commit_items(0, 300);
 		g2 = commit_items(300, 300);
+		{	/* the older commit, read-only only */
+			struct pmcfs_fs *fs = NULL;
+			CHECK(pmcfs_fs_open_slot(dev, 0, (int)(g1 & 1), &fs) == -EINVAL);
+			CHECK(pmcfs_fs_open_slot(dev, PMCFS_OPEN_RDONLY, PMCFS_NSLOTS, &fs) == -EINVAL);
+			CHECK_OK(pmcfs_fs_open_slot(dev, PMCFS_OPEN_RDONLY, (int)(g1 & 1), &fs));
+			CHECK(pmcfs_fs_commit(fs)->generation == g1 && count_items(fs) == 300);
+			pmcfs_fs_close(fs);
+		}
 		CHECK(pmcfs_fs_rollback(dev, (int)(g2 & 1), &gen) == -EINVAL);	/* the newest */
 		CHECK(pmcfs_fs_rollback(dev, PMCFS_NSLOTS, &gen) == -EINVAL);
 		CHECK(pmcfs_fs_rollback(dev, -1, &gen) == -EINVAL);
