@@ -42,8 +42,21 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The long run says how far it is: a first pass only counts the workloads. */
+static bool counting;
+static unsigned long planned, finished, progress_every;
+static double started;
+
 static void run_named(const struct crash_cfg *cfg, const char *name)
 {
+	if (counting) {
+		planned++;
+		return;
+	}
+	if (progress_every && finished && finished % progress_every == 0)
+		printf("progress: %lu of %lu workloads done (the random ones, last, take longest), %.0fs\n",
+		       finished, planned, now() - started);
+	finished++;
 	if (crash_workload_parse(name, cfg->seed, &wl)) {
 		printf("FAIL: bad workload %s\n", name);
 		stats.failures++;
@@ -139,6 +152,22 @@ static void run_random(const struct crash_cfg *cfg, const char *setup, unsigned 
 		c.seed = cfg->seed + i;
 		snprintf(name, sizeof(name), "%s:rand%u", setup, nops);
 		run_named(&c, name);
+	}
+}
+
+static void run_sets(const struct crash_cfg *cfg, const char *family, bool lng, unsigned nrand,
+		     unsigned nops)
+{
+	/* The short run formats only first: a reformat explores thousands of images. */
+	if (!family || !strcmp(family, "raw")) {
+		run_ace(cfg, false, lng ? 0 : CRASH_OP_SHORT, 3, !lng);
+		run_random(cfg, "base", nrand, nops);
+		if (!lng && shard_k == 0)
+			run_regressions(cfg);
+	}
+	if (!family || !strcmp(family, "ns")) {
+		run_ace(cfg, true, lng ? 0 : CRASH_OP_SHORT | CRASH_OP_NS, 3, !lng);
+		run_random(cfg, "ns", nrand, nops);
 	}
 }
 
@@ -293,17 +322,14 @@ int main(int argc, char **argv)
 		missed = selftest(&cfg);
 		if (only_selftest)
 			return missed ? 1 : 0;
-		/* The short run formats only first: a reformat explores thousands of images. */
-		if (!family || !strcmp(family, "raw")) {
-			run_ace(&cfg, false, lng ? 0 : CRASH_OP_SHORT, 3, !lng);
-			run_random(&cfg, "base", nrand, nops);
-			if (!lng && shard_k == 0)
-				run_regressions(&cfg);
+		if (lng) {
+			counting = true;
+			run_sets(&cfg, family, lng, nrand, nops);
+			counting = false;
+			progress_every = 500;
+			started = now();
 		}
-		if (!family || !strcmp(family, "ns")) {
-			run_ace(&cfg, true, lng ? 0 : CRASH_OP_SHORT | CRASH_OP_NS, 3, !lng);
-			run_random(&cfg, "ns", nrand, nops);
-		}
+		run_sets(&cfg, family, lng, nrand, nops);
 	}
 	printf("test_crash: %lu workloads, %lu ops, %lu epochs (+%lu identical skipped), %lu units in flight (%lu relevant), "
 	       "%lu crash images generated, %lu checked, %lu failures, %lu known-bug failures, %lu fsck-disputed, "
