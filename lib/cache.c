@@ -4,19 +4,52 @@
  * Dirty buffers stay until commit writes them; clean ones are dropped in
  * bulk by pmcfs_cache_trim(), which callers run only between tree
  * operations so no buffer held in a path is ever freed under it.
+ * The table starts small and doubles when it holds more buffers than
+ * buckets, so the walks over it (commit, trim, close) cost what is
+ * cached: an open that reads a few blocks stays cheap, which the tools
+ * (and the crash harness, opening every crash image) do constantly.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include "fs_priv.h"
 
+#define CACHE_BUCKETS_MIN 256
+
+static size_t hash_bucket(size_t nbuckets, uint64_t blkno)
+{
+	return (size_t)((blkno * 0x9e3779b97f4a7c15ULL) >> 20) & (nbuckets - 1);
+}
+
 static size_t bucket(const struct pmcfs_cache *c, uint64_t blkno)
 {
-	return (size_t)((blkno * 0x9e3779b97f4a7c15ULL) >> 20) & (c->nbuckets - 1);
+	return hash_bucket(c->nbuckets, blkno);
+}
+
+/* Double the table. Failing to is not an error: the chains just grow. */
+static void cache_grow(struct pmcfs_cache *c)
+{
+	size_t n = c->nbuckets * 2;
+	struct pmcfs_buf **t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return;
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct pmcfs_buf *b = c->table[i], *next;
+		for (; b; b = next) {
+			size_t h = hash_bucket(n, b->blkno);
+			next = b->hnext;
+			b->hnext = t[h];
+			t[h] = b;
+		}
+	}
+	free(c->table);
+	c->table = t;
+	c->nbuckets = n;
 }
 
 int pmcfs_cache_init(struct pmcfs_cache *c)
 {
-	c->nbuckets = 1u << 16;
+	c->nbuckets = CACHE_BUCKETS_MIN;
 	c->table = calloc(c->nbuckets, sizeof(*c->table));
 	c->count = c->nclean = 0;
 	return c->table ? 0 : -ENOMEM;
@@ -54,10 +87,13 @@ struct pmcfs_buf *pmcfs_cache_find(struct pmcfs_cache *c, uint64_t blkno)
 /* A new clean zeroed buffer for blkno; the caller fills it. */
 int pmcfs_cache_add(struct pmcfs_cache *c, uint64_t blkno, struct pmcfs_buf **ret)
 {
-	struct pmcfs_buf *b = calloc(1, sizeof(*b));
-	size_t h = bucket(c, blkno);
+	struct pmcfs_buf *b;
+	size_t h;
 
-	if (!b)
+	if (c->count >= c->nbuckets)
+		cache_grow(c);
+	h = bucket(c, blkno);
+	if (!(b = calloc(1, sizeof(*b))))
 		return -ENOMEM;
 	if (posix_memalign((void **)&b->data, 64, PMCFS_BLOCK_SIZE)) {
 		free(b);
