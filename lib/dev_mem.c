@@ -56,6 +56,10 @@ int pmcfs_dev_mem_open(uint64_t size, struct pmcfs_dev **ret_dev)
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (base == MAP_FAILED)
 			return -errno;
+		/* Huge pages where the kernel offers them on request: a fresh
+		 * device is touched all over, 512 faults fewer per 2 MiB. */
+		if (size >= (2u << 20))
+			(void)madvise(base, (size_t)size, MADV_HUGEPAGE);
 	}
 	*ret_dev = pmcfs_dev_alloc(&mem_ops, PMCFS_DEV_MEM, size, 0, base);
 	if (!*ret_dev) {
