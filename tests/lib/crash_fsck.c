@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "crash.h"
+
+extern char **environ;
 
 static char fsck_path[4096];
 static int memfd = -1;
@@ -80,25 +83,80 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/*
+ * What the memfd holds (mirror_valid), so that each fsck -n run writes
+ * only the blocks in which the image differs from the last one: a crash
+ * image differs from the one before in a few blocks, and copying the
+ * whole 16 MiB every time was a fifth of a long run. fsck -y writes the
+ * memfd itself: its op clears mirror_valid.
+ */
+static uint8_t *mirror;
+static uint64_t mirror_size;
+static bool mirror_valid;
+
+static int write_image(int fd, const struct crash_img *im)
+{
+	int err;
+
+	if (mirror_size != im->size) {
+		free(mirror);
+		mirror_valid = false;
+		mirror_size = 0;
+		if (!(mirror = malloc(im->size)))
+			return -ENOMEM;
+		mirror_size = im->size;
+	}
+	if (!mirror_valid) {
+		if (ftruncate(fd, (off_t)im->size) || (err = pwrite_all(fd, im->base, im->size, 0)))
+			return -EIO;
+		memcpy(mirror, im->base, im->size);
+		mirror_valid = true;
+	}
+	for (uint64_t b = 0; b < im->nblocks; b++) {
+		const uint8_t *want = im->map[b] >= 0 ? im->copies + (size_t)im->map[b] * PMCFS_BLOCK_SIZE
+						      : im->base + b * PMCFS_BLOCK_SIZE;
+		uint8_t *have = mirror + b * PMCFS_BLOCK_SIZE;
+		if (!memcmp(have, want, PMCFS_BLOCK_SIZE))
+			continue;
+		if ((err = pwrite_all(fd, want, PMCFS_BLOCK_SIZE, b * PMCFS_BLOCK_SIZE))) {
+			mirror_valid = false;
+			return err;
+		}
+		memcpy(have, want, PMCFS_BLOCK_SIZE);
+	}
+	return 0;
+}
+
 /* Run argv with stdout and stderr into out (NUL-terminated); the exit status, or -1. */
+/*
+ * posix_spawn, not fork: glibc spawns with CLONE_VM|CLONE_VFORK, so the
+ * harness's tens of MiB are not copied into page tables for the child,
+ * nor write-protected, to fault page by page on the harness's next
+ * writes (with fork, most of a long run's time went to the kernel).
+ */
 static int run(char *const argv[], char *out, size_t outlen)
 {
-	int pfd[2], status;
+	posix_spawn_file_actions_t fa;
+	int pfd[2], status, err;
 	size_t used = 0;
 	pid_t pid;
 
 	if (pipe2(pfd, O_CLOEXEC))
 		return -1;
-	pid = fork();
-	if (pid < 0)
+	if (posix_spawn_file_actions_init(&fa)) {
+		close(pfd[0]);
+		close(pfd[1]);
 		return -1;
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
 	}
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
+	if (err) {
+		close(pfd[0]);
+		return 127;	/* as a failed exec in the child was */
+	}
 	for (;;) {
 		char junk[4096];
 		ssize_t n = used + 1 < outlen ? read(pfd[0], out + used, outlen - used - 1)
@@ -142,13 +200,8 @@ int crash_fsck_check(struct crash_img *im, char *why, size_t whylen)
 
 	if (fd < 0)
 		return snprintf(why, whylen, "fsck -n: memfd: %s", strerror(-fd)), -1;
-	if (ftruncate(fd, (off_t)im->size) || pwrite_all(fd, im->base, im->size, 0))
+	if (write_image(fd, im))
 		return snprintf(why, whylen, "fsck -n: writing the image failed"), -1;
-	for (uint64_t b = 0; b < im->nblocks; b++)
-		if (im->map[b] >= 0 &&
-		    pwrite_all(fd, im->copies + (size_t)im->map[b] * PMCFS_BLOCK_SIZE, PMCFS_BLOCK_SIZE,
-			       b * PMCFS_BLOCK_SIZE))
-			return snprintf(why, whylen, "fsck -n: writing the image failed"), -1;
 	snprintf(dev, sizeof(dev), "/proc/self/fd/%d", fd);
 	char *argv[] = { fsck_path, (char *)"-n", dev, NULL };
 	rc = run(argv, out, sizeof(out));
@@ -208,11 +261,17 @@ int crash_op_fsck_y(struct crash_opctx *c)
 	static const char *strace = "/usr/bin/strace";
 	static char out[1 << 16];
 	char dev[64], logname[] = "/tmp/crash-fsck-y.XXXXXX", line[300];
-	uint8_t *img = malloc(CRASH_DEV_SIZE), *buf = malloc(1 << 20);
-	char *l = malloc(4 << 20);
+	/* Kept for the process: fresh 16 MiB each time is page faults, not work. */
+	static uint8_t *img, *buf;
+	static char *l;
 	int fd = image_fd(), rc, err = 0, logfd = mkstemp(logname);
 	FILE *log = NULL;
 
+	if (!img) {
+		img = malloc(CRASH_DEV_SIZE);
+		buf = malloc(1 << 20);
+		l = malloc(4 << 20);
+	}
 	if (!img || !buf || !l || fd < 0 || logfd < 0) {
 		err = -ENOMEM;
 		goto out;
@@ -223,6 +282,7 @@ int crash_op_fsck_y(struct crash_opctx *c)
 		warned = true;
 		goto out;
 	}
+	mirror_valid = false;	/* fsck -y is about to change the memfd */
 	if ((err = pmcfs_dev_read(c->dev, img, CRASH_DEV_SIZE, 0)) ||
 	    ftruncate(fd, CRASH_DEV_SIZE) || (err = pwrite_all(fd, img, CRASH_DEV_SIZE, 0)))
 		goto out;
@@ -263,8 +323,5 @@ out:
 		close(logfd);
 	if (err != -EPROTO)
 		unlink(logname);
-	free(img);
-	free(buf);
-	free(l);
 	return err;
 }
