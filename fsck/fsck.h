@@ -51,6 +51,8 @@ struct fsck_subvol {
 	bool damaged;			/* some block of its tree is unusable */
 	uint64_t newer_blkno, newer_gen;	/* RDONLY: first block newer than create_gen */
 	bool rdonly_kept_said;		/* prune.c said it stays read-only */
+	bool ns_unchecked;		/* the library could not open it (its root item):
+					 * pass 4 or prune.c skipped it */
 };
 
 /* A damaged tree block pass 2 was told to cut out, a sound one with a

@@ -177,8 +177,13 @@ int pass4_namespace(struct fsck_ctx *ctx)
 			    (unsigned long long)sv->id);
 			continue;
 		}
-		if (pmcfs_subvol_info(ctx->fs, sv->id, &si))
+		if (pmcfs_subvol_info(ctx->fs, sv->id, &si)) {
+			/* Pass 5 reports the root item; its repair brings us back here. */
+			out(ctx, "subvolume %llu: namespace not checked: its root item is unusable\n",
+			    (unsigned long long)sv->id);
+			sv->ns_unchecked = true;
 			continue;
+		}
 		/* Summaries only help a subvolume still to come. */
 		run.more = false;
 		for (j = i + 1; j < ctx->nsubvols && !run.more; j++)

@@ -90,6 +90,8 @@ static void edit_item(struct fsck_ctx *ctx, struct fsck_subvol *sv, enum edit op
 	}
 	if (repair_commit(ctx, tx, "commit the root table repair"))
 		fix_failed(ctx, 1);
+	else if (sv->ns_unchecked)
+		ctx->restart = true;	/* pass 4 could not open it: now it can */
 }
 
 static void finish_drop(struct fsck_ctx *ctx, struct fsck_subvol *sv)

@@ -247,8 +247,12 @@ static int fix_in_subvol(struct fsck_ctx *ctx, struct pmcfs_trans *tx, struct fs
 	struct pmcfs_tree *t;
 	int rc = 0;
 
-	if (!sv->usable || sv->root_bad || pmcfs_subvol_open(ctx->fs, sv->id, &t))
+	if (!sv->usable || sv->root_bad)
 		return 0;
+	if (pmcfs_subvol_open(ctx->fs, sv->id, &t)) {
+		sv->ns_unchecked = true;	/* its root item: pass 5 mends it, then a restart */
+		return 0;
+	}
 	if (!holds(ctx, t, d))
 		return 0;
 	if ((sv->flags & PMCFS_ROOT_RDONLY) && d->rewrite && !sv->newer_blkno)
@@ -354,6 +358,13 @@ void prune_damaged(struct fsck_ctx *ctx)
 	for (size_t i = 0; !rc && i < ctx->ndamage; i++)
 		if (!ctx->damage[i].rewrite)
 			rc = fix_one(ctx, tx, &ctx->damage[i], &cuts);
+	if (!rc && !cuts) {	/* every tree holding them is one the library cannot open */
+		out(ctx, "tree blocks not cut out: no tree that holds them can be opened "
+			 "(a root item pass 5 reports)\n");
+		pmcfs_trans_abort(tx);
+		fix_failed(ctx, (unsigned)ctx->ndamage);
+		return;
+	}
 	if (rc) {
 		error("cannot cut out or rewrite tree blocks on %s: %s", ctx->device, pmcfs_strerror(rc));
 		pmcfs_trans_abort(tx);

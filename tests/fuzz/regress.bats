@@ -83,3 +83,11 @@ regress() {
 @test "fuzz regression 008: a root directory with mode 0 is cleared and recreated in one -y run" {
 	regress 008-root-mode-zero.patch
 }
+
+@test "fuzz regression 009: a cut in a tree whose root item the library cannot open waits for pass 5's repair of the item" {
+	regress 009-root-item-name-len.patch
+}
+
+@test "fuzz regression 010: a subvolume whose root item pass 5 repairs gets its namespace checked in the same -y run" {
+	regress 010-root-item-ns-unchecked.patch
+}
