@@ -271,8 +271,8 @@ static void compare(struct fsck_ctx *ctx, struct sweep *sw)
 	struct pmcfs_ckey first = { 0, PMCFS_KEY_SPACE_RUN, 0 };
 	struct stored st = { 0 };
 	struct pending p = { 0 };
-	uint64_t fs = 0, fl = 0, f = 0, ss = 0, sl = 0;
-	uint32_t c = 0, o = 0;
+	uint64_t fs = 0, fl = 0, f = 0, ss = 0, sl = 0, unreached = 0;
+	uint32_t c = 0, o = 0, code;
 	int rc;
 
 	if (ctx->sm_damaged) {
@@ -304,12 +304,26 @@ static void compare(struct fsck_ctx *ctx, struct sweep *sw)
 			b = ctx->sb.data_start;
 		if (a < ctx->sb.data_end && b > ctx->sb.data_end)
 			b = ctx->sb.data_end;
-		note(ctx, &p, classify(ctx, a, f, c, o), a, b, c, f);
+		code = classify(ctx, a, f, c, o);
+		/*
+		 * Below an unreadable block nothing is counted, so everything
+		 * there looks leaked: say so once, not per run. Blocks that
+		 * stay unreferenced once the damage is cut out are found by
+		 * the recount after the cut.
+		 */
+		if (ctx->walk_incomplete && (code == PR_LEAKED || code == PR_OVERCOUNT)) {
+			unreached += b - a;
+			code = 0;
+		}
+		note(ctx, &p, code, a, b, c, f);
 		fl -= b - a;
 		fs = b;
 		progress(ctx, 3, b, ctx->nblocks);
 	}
 	flush(ctx, &p);
+	if (unreached)
+		out(ctx, "%llu blocks counted in the space map were not reached: they may lie below "
+			 "the damaged blocks; not counted as leaked\n", (unsigned long long)unreached);
 	while (!st.done && stored_next(ctx, &st, &ss, &sl, &c, &o))
 		;
 	pmcfs_iter_free(st.it);
