@@ -184,6 +184,10 @@ void pass2_release(struct fsck_ctx *ctx);
  * if damage costs whole subvolumes (P2.016). */
 void offer_rollback(struct fsck_ctx *ctx);
 extern const char *const fsck_slot_name[PMCFS_NSLOTS];
+/* roottab-rebuild.c: after pass 3, if the root table is damaged, find the
+ * subvolume roots it no longer lists and offer a new table (P2.017); true
+ * if it was rebuilt (the check restarts). */
+bool offer_roottab_rebuild(struct fsck_ctx *ctx);
 /* prune.c: after pass 3, cut the damaged blocks out of (and rewrite the
  * misowned ones in) every tree reaching them. */
 void prune_damaged(struct fsck_ctx *ctx);

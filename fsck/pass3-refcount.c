@@ -478,6 +478,8 @@ int pass3_refcount(struct fsck_ctx *ctx)
 	free(s);
 	free(e);
 	progress(ctx, 3, 1, 1);
-	prune_damaged(ctx);	/* now that the map is known fit to allocate from */
+	/* Now that the map is known fit to allocate from: */
+	if (!offer_roottab_rebuild(ctx))
+		prune_damaged(ctx);
 	return 0;
 }

@@ -252,7 +252,9 @@ static void check_one(struct fsck_ctx *ctx, struct fsck_subvol *sv)
 				(unsigned long long)sv->id, (unsigned long long)sv->flags))
 			edit_item(ctx, sv, EDIT_CLEAR_FLAGS, sv->flags & ~(uint64_t)KNOWN_FLAGS, NULL);
 	}
-	if (sv->parent && !(sv->flags & PMCFS_ROOT_PARENT_GONE) && !find(ctx, sv->parent)) {
+	/* With the root table damaged, the parent may be in what cannot be read. */
+	if (sv->parent && !(sv->flags & PMCFS_ROOT_PARENT_GONE) && !find(ctx, sv->parent) &&
+	    !ctx->roottab_damaged) {
 		if (fix_problem(ctx, PR_PARENT_MISSING, "subvolume %llu: parent %llu",
 				(unsigned long long)sv->id, (unsigned long long)sv->parent))
 			edit_item(ctx, sv, EDIT_SET_FLAGS, PMCFS_ROOT_PARENT_GONE, NULL);

@@ -46,6 +46,7 @@ X(0x2013, EXTENT_OUTSIDE,    SEV_ERROR,   NO_DEFAULT, "extent lies outside the d
 X(0x2014, CROSSLINK,         SEV_ERROR,   NO_DEFAULT, "data extent overlaps a tree block", "delete the extent from every tree") \
 X(0x2015, SPACEMAP_BLOCK,    SEV_ERROR,   PREEN_OK,   "space map tree block is damaged", "rebuild the space map") \
 X(0x2016, OLDER_COMMIT,      SEV_ERROR,   NO_DEFAULT, "damage costs whole subvolumes, but the older commit is intact", "roll back to the older commit") \
+X(0x2017, ROOTTAB_LOST,      SEV_ERROR,   NO_DEFAULT, "the root table is damaged: subvolumes it listed are found by their root blocks", "rebuild the root table") \
 X(0x3001, LEAKED,            SEV_ERROR,   PREEN_OK,   "leaked blocks: counted in the space map, referenced by nothing", "rebuild the space map") \
 X(0x3002, OVERCOUNT,         SEV_ERROR,   PREEN_OK,   "space map count above the references found", "rebuild the space map") \
 X(0x3003, UNDERCOUNT,        SEV_ERROR,   PREEN_OK,   "space map count below the references found (risk of double allocation)", "rebuild the space map") \

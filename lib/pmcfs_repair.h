@@ -130,4 +130,27 @@ int pmcfs_subvol_advance_create_gen(struct pmcfs_trans *tx, uint64_t id);
  */
 int pmcfs_fs_rollback(struct pmcfs_dev *dev, int slot, uint64_t *ret_gen);
 
+/*
+ * Replace the root table, which cannot be read, with a new one holding
+ * exactly the entries v[0..n) (ids unique, non-empty names unique, each
+ * next_ino at least PMCFS_FIRST_INO) and a NEXT_SUBVOL item of next_id,
+ * above every id. For fsck, when a damaged root table would cost whole
+ * subvolumes: the entries are what survived and what a scan for root
+ * blocks found. The old table's blocks are never read and stay counted,
+ * and each entry's reference to its root block is taken as counted
+ * already (it was the lost entry's): the caller must recount the space
+ * (fsck.pmcfs rebuilds the space map). Open subvolumes follow their new
+ * entries. -EBUSY if the root table or an open subvolume was changed
+ * earlier in the transaction; -EINVAL or -EEXIST for bad entries.
+ */
+int pmcfs_roottab_rebuild(struct pmcfs_trans *tx, const struct pmcfs_subvol_info *v, size_t n,
+			  uint64_t next_id);
+
+/*
+ * One above the greatest inode number in the fs tree at root
+ * (PMCFS_FIRST_INO if it holds none): a safe next_ino for an entry that
+ * was lost. Reads the tree's rightmost path only.
+ */
+int pmcfs_tree_next_ino(struct pmcfs_fs *fs, const struct pmcfs_root_ref *root, uint64_t *ret);
+
 #endif /* PMCFS_REPAIR_H */

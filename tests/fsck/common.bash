@@ -26,6 +26,10 @@ first_leaf() {	# first leaf of TREE, in key order
 	"$POKE" test.img blocks "$1" | awk '$2 == 0 { print $1; exit }'
 }
 tree_root() { "$POKE" test.img blocks "$1" | awk 'NR == 1 { print $1 }'; }
+older_roottab() {	# the root table's root block in the older commit
+	"$DUMP" super test.img | awk '/^commit slot/ { s = $3 } /^ *roottab_blkno/ { r[s] = $2 }
+		/^current: slot/ { c = $3 } END { for (k in r) if (k != c) print r[k] }'
+}
 item() {	# item TREE OBJ TYPE OFF -> "BLK BODYOFF SIZE"
 	"$POKE" test.img item "$@"
 }
