@@ -67,9 +67,7 @@ struct rebuild {
 static void add_hint(struct rebuild *r, const struct pmcfs_ckey *k, const uint8_t *body,
 		     uint32_t size, int source)
 {
-	struct pmcfs_root_item ri;
-	struct pmcfs_subvol_info *si;
-	unsigned len;
+	struct pmcfs_subvol_info si;
 
 	if (k->type == PMCFS_KEY_NEXT_SUBVOL && size == 8) {
 		uint64_t next;
@@ -79,34 +77,15 @@ static void add_hint(struct rebuild *r, const struct pmcfs_ckey *k, const uint8_
 			r->max_id = next - 1;
 		return;
 	}
-	if (k->type != PMCFS_KEY_ROOT || k->offset || size < sizeof(ri) ||
-	    k->objectid < PMCFS_FIRST_SUBVOL || k->objectid > PMCFS_LAST_SUBVOL)
-		return;
-	memcpy(&ri, body, sizeof(ri));
-	len = pmcfs_root_item_name_len(&ri);
-	if (len > PMCFS_NAME_MAX || size != sizeof(ri) + len ||
-	    pmcfs_root_item_level(&ri) >= PMCFS_MAX_LEVEL ||
-	    memchr(body + sizeof(ri), 0, len))
-		return;
+	if (k->type != PMCFS_KEY_ROOT || k->offset || k->objectid < PMCFS_FIRST_SUBVOL ||
+	    k->objectid > PMCFS_LAST_SUBVOL || pmcfs_root_item_decode(k->objectid, body, size, &si) ||
+	    strlen(si.name) != size - sizeof(struct pmcfs_root_item))
+		return;		/* malformed, or a NUL in the name */
 	r->hints = xgrow(r->hints, &r->hints_cap, r->nhints + 1, sizeof(*r->hints));
-	memset(&r->hints[r->nhints], 0, sizeof(r->hints[0]));
-	r->hints[r->nhints].source = source;
-	si = &r->hints[r->nhints++].si;
-	si->id = k->objectid;
-	si->root.blkno = pmcfs_root_item_blkno(&ri);
-	si->root.gen = pmcfs_root_item_generation(&ri);
-	si->root.level = pmcfs_root_item_level(&ri);
-	si->flags = pmcfs_root_item_flags(&ri);
-	si->parent = pmcfs_root_item_parent(&ri);
-	si->parent_gen = pmcfs_root_item_parent_gen(&ri);
-	si->create_gen = pmcfs_root_item_create_gen(&ri);
-	si->ctime_sec = pmcfs_root_item_ctime_sec(&ri);
-	si->ctime_nsec = pmcfs_root_item_ctime_nsec(&ri);
-	si->next_ino = pmcfs_root_item_next_ino(&ri);
-	memcpy(si->name, body + sizeof(ri), len);
-	si->name[len] = 0;
-	if (si->id > r->max_id)
-		r->max_id = si->id;
+	r->hints[r->nhints] = (struct hint){ si, source, false };
+	r->nhints++;
+	if (si.id > r->max_id)
+		r->max_id = si.id;
 }
 
 static void leaf_hints(struct rebuild *r, const uint8_t *buf, int source)

@@ -337,6 +337,9 @@ struct pmcfs_subvol_info {
 /* An open fs tree stays valid until the fs is closed or the subvol deleted. */
 int pmcfs_subvol_open(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_tree **ret_tree);
 int pmcfs_subvol_info(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_subvol_info *ret);
+/* Decode a ROOT item's body (size bytes) as read from a tree block: -PMCFS_ECORRUPT if malformed. */
+int pmcfs_root_item_decode(uint64_t id, const void *body, uint32_t size,
+			   struct pmcfs_subvol_info *ret);
 /* An empty fs tree with a fresh id. */
 int pmcfs_subvol_create(struct pmcfs_trans *tx, const char *name, uint64_t *ret_id);
 /* O(1): a new root-table entry sharing src's root block. */

@@ -11,6 +11,35 @@
 #include "pmcfs_repair.h"
 #include "pmcfs_ns.h"
 
+int pmcfs_root_item_decode(uint64_t id, const void *body, uint32_t size,
+			   struct pmcfs_subvol_info *ret)
+{
+	struct pmcfs_root_item ri;
+	unsigned len;
+
+	if (size < sizeof(ri))
+		return -PMCFS_ECORRUPT;
+	memcpy(&ri, body, sizeof(ri));
+	len = pmcfs_root_item_name_len(&ri);
+	if (size != sizeof(ri) + len || len > PMCFS_NAME_MAX ||
+	    pmcfs_root_item_level(&ri) >= PMCFS_MAX_LEVEL)
+		return -PMCFS_ECORRUPT;
+	ret->id = id;
+	ret->root.blkno = pmcfs_root_item_blkno(&ri);
+	ret->root.gen = pmcfs_root_item_generation(&ri);
+	ret->root.level = pmcfs_root_item_level(&ri);
+	ret->flags = pmcfs_root_item_flags(&ri);
+	ret->parent = pmcfs_root_item_parent(&ri);
+	ret->parent_gen = pmcfs_root_item_parent_gen(&ri);
+	ret->create_gen = pmcfs_root_item_create_gen(&ri);
+	ret->ctime_sec = pmcfs_root_item_ctime_sec(&ri);
+	ret->ctime_nsec = pmcfs_root_item_ctime_nsec(&ri);
+	ret->next_ino = pmcfs_root_item_next_ino(&ri);
+	memcpy(ret->name, (const uint8_t *)body + sizeof(ri), len);
+	ret->name[len] = 0;
+	return 0;
+}
+
 static int read_root_item(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_root_item *ri,
 			  char *name)
 {
@@ -46,23 +75,12 @@ static int write_root_item(struct pmcfs_trans *tx, uint64_t id, const struct pmc
 
 int pmcfs_subvol_info(struct pmcfs_fs *fs, uint64_t id, struct pmcfs_subvol_info *ret)
 {
-	struct pmcfs_root_item ri;
-	int err = read_root_item(fs, id, &ri, ret->name);
+	struct pmcfs_ckey k = { id, PMCFS_KEY_ROOT, 0 };
+	uint8_t buf[sizeof(struct pmcfs_root_item) + PMCFS_NAME_MAX + 1];
+	uint32_t size;
+	int err = pmcfs_tree_lookup(fs, &fs->roottab, &k, buf, sizeof(buf), &size);
 
-	if (err)
-		return err;
-	ret->id = id;
-	ret->root.blkno = pmcfs_root_item_blkno(&ri);
-	ret->root.gen = pmcfs_root_item_generation(&ri);
-	ret->root.level = pmcfs_root_item_level(&ri);
-	ret->flags = pmcfs_root_item_flags(&ri);
-	ret->parent = pmcfs_root_item_parent(&ri);
-	ret->parent_gen = pmcfs_root_item_parent_gen(&ri);
-	ret->create_gen = pmcfs_root_item_create_gen(&ri);
-	ret->ctime_sec = pmcfs_root_item_ctime_sec(&ri);
-	ret->ctime_nsec = pmcfs_root_item_ctime_nsec(&ri);
-	ret->next_ino = pmcfs_root_item_next_ino(&ri);
-	return 0;
+	return err ? err : pmcfs_root_item_decode(id, buf, size, ret);
 }
 
 static struct pmcfs_tree *find_open(struct pmcfs_fs *fs, uint64_t id)
