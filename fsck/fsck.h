@@ -42,7 +42,7 @@ struct fsck_subvol {
 	bool usable;			/* the fixed part decodes: walk it */
 	bool name_ok;
 	struct pmcfs_root_ref root;
-	uint64_t flags, parent, create_gen;
+	uint64_t flags, parent, create_gen, next_ino;
 	struct pmcfs_ckey drop_progress;
 	uint8_t drop_level;
 	char *name;
@@ -152,6 +152,7 @@ struct fsck_ctx {
 	bool fatal, modified, restart, preen_unexpected;
 	bool reopen;			/* rolled back: restart from pass 1 */
 	bool space_risky;		/* the space map under-counts and was not rebuilt */
+	bool bad_recorded;		/* repair_begin recorded the free bad blocks first */
 	int restarts;
 	unsigned *shown;		/* per problem row: lines printed */
 	struct fsck_finding *findings;	/* for --json */
@@ -203,6 +204,9 @@ void lost_reported(struct fsck_ctx *ctx, uint64_t tree);
 /* badmove.c: in pass 6, move the data off ctx->move's blocks and the tree
  * blocks of ctx->tmove, and record them bad. */
 void move_off_bad(struct fsck_ctx *ctx);
+/* pass6-media.c: record the free blocks of the bad-block list that the
+ * space map does not record as bad (P6.002). */
+void record_free_bad(struct fsck_ctx *ctx, bool show_progress);
 
 /* problem.c: report a finding; true if it is to be fixed now. */
 bool fix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, ...)

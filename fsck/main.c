@@ -330,6 +330,7 @@ int main(int argc, char **argv)
 		if (ctx.reopen) {	/* another commit is current: all of it is new */
 			out(&ctx, "Restarting from pass 1 on the commit rolled back to\n");
 			ctx.reopen = false;
+			ctx.bad_recorded = false;	/* the older commit's map may not record them */
 			pmcfs_fs_close(ctx.fs);
 			ctx.fs = NULL;
 			rc = run_pass(&ctx, &passes[0]);

@@ -411,6 +411,7 @@ static void root_item(struct walk *w, const struct pmcfs_ckey *k, const uint8_t 
 	sv->flags = pmcfs_root_item_flags(&ri);
 	sv->parent = pmcfs_root_item_parent(&ri);
 	sv->create_gen = pmcfs_root_item_create_gen(&ri);
+	sv->next_ino = pmcfs_root_item_next_ino(&ri);
 	sv->drop_level = pmcfs_root_item_drop_level(&ri);
 	sv->drop_progress.objectid = le64toh(ri.drop_progress.objectid);
 	sv->drop_progress.type = ri.drop_progress.type;

@@ -356,11 +356,38 @@ static int cmp_bad(const void *a, const void *b)
 }
 
 /*
+ * Free blocks on the bad-block list (--badblocks, or the namespace's own)
+ * are recorded bad rather than freed: the rebuilt map is allocated from at
+ * once, and a write to a bad block fails (on pmem, clearing poison needs
+ * firmware help an emulated NVDIMM lacks).
+ */
+static void put_free(struct fsck_ctx *ctx, uint64_t s, uint64_t e, size_t *vi, uint64_t *nbad)
+{
+	const struct pmcfs_badrange *v = ctx->badv;
+
+	while (s < e) {
+		while (*vi < ctx->nbadv && v[*vi].start + v[*vi].len <= s)
+			(*vi)++;
+		if (*vi < ctx->nbadv && v[*vi].start <= s) {
+			uint64_t be = v[*vi].start + v[*vi].len < e ? v[*vi].start + v[*vi].len : e;
+			put_run(ctx, s, be - s, 1, PMCFS_OWNER_BADBLOCK);
+			*nbad += be - s;
+			s = be;
+			continue;
+		}
+		uint64_t stop = *vi < ctx->nbadv && v[*vi].start < e ? v[*vi].start : e;
+		put_run(ctx, s, stop - s, 0, PMCFS_OWNER_FS);
+		s = stop;
+	}
+}
+
+/*
  * Blocks the old map recorded as bad stay bad: free ones, and referenced
  * ones too (P3.005: their data moves off them in pass 6; until then the
  * record must not be lost).
  */
-static void put_split(struct fsck_ctx *ctx, uint64_t s, uint64_t l, uint64_t count, size_t *bi)
+static void put_split(struct fsck_ctx *ctx, uint64_t s, uint64_t l, uint64_t count, size_t *bi,
+		      size_t *vi, uint64_t *nbad)
 {
 	const struct fsck_refs *bad = &ctx->smbad;
 	uint64_t e = s + l;
@@ -375,7 +402,10 @@ static void put_split(struct fsck_ctx *ctx, uint64_t s, uint64_t l, uint64_t cou
 			continue;
 		}
 		uint64_t stop = *bi < bad->n && bad->v[*bi].start < e ? bad->v[*bi].start : e;
-		put_run(ctx, s, stop - s, count, PMCFS_OWNER_FS);
+		if (count)
+			put_run(ctx, s, stop - s, count, PMCFS_OWNER_FS);
+		else
+			put_free(ctx, s, stop, vi, nbad);
 		s = stop;
 	}
 }
@@ -384,8 +414,8 @@ static void rebuild(struct fsck_ctx *ctx, struct sweep *sw)
 {
 	struct pmcfs_badrange *keep = xcalloc(ctx->smrefs.n, sizeof(*keep));
 	struct pmcfs_trans *tx;
-	uint64_t s, l, c;
-	size_t bi = 0;
+	uint64_t s, l, c, nbad = 0;
+	size_t bi = 0, vi = 0;
 	int rc;
 
 	if (ctx->smbad.n)
@@ -400,7 +430,7 @@ static void rebuild(struct fsck_ctx *ctx, struct sweep *sw)
 			e = ctx->sb.data_end;
 		if (s >= e)
 			continue;
-		put_split(ctx, s, e - s, c, &bi);
+		put_split(ctx, s, e - s, c, &bi, &vi, &nbad);
 	}
 	put_run(ctx, ctx->sb.data_end, ctx->nblocks - ctx->sb.data_end, 1, PMCFS_OWNER_SUPER);
 	for (size_t i = 0; i < ctx->smrefs.n; i++)
@@ -422,6 +452,9 @@ static void rebuild(struct fsck_ctx *ctx, struct sweep *sw)
 		ctx->space_risky = false;
 		out(ctx, "space map rebuilt: %zu runs, %llu blocks free\n", ctx->nruns,
 		    (unsigned long long)ctx->commit.free_blocks);
+		if (nbad)
+			out(ctx, "%llu free blocks on the bad-block list recorded as bad\n",
+			    (unsigned long long)nbad);
 	}
 	free(keep);
 }

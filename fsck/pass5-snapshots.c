@@ -37,7 +37,7 @@
 
 #define KNOWN_FLAGS (PMCFS_ROOT_RDONLY | PMCFS_ROOT_DROPPING | PMCFS_ROOT_PARENT_GONE)
 
-enum edit { EDIT_DELETE, EDIT_CLEAR_FLAGS, EDIT_SET_FLAGS, EDIT_RENAME };
+enum edit { EDIT_DELETE, EDIT_CLEAR_FLAGS, EDIT_SET_FLAGS, EDIT_RENAME, EDIT_NEXT_INO };
 
 static bool safe_to_repair(struct fsck_ctx *ctx)
 {
@@ -48,8 +48,8 @@ static bool safe_to_repair(struct fsck_ctx *ctx)
 	return false;
 }
 
-/* Apply one edit to a root item in its own transaction. */
-static void edit_item(struct fsck_ctx *ctx, struct fsck_subvol *sv, enum edit op, uint64_t flags,
+/* Apply one edit to a root item in its own transaction; arg: the flags, or next_ino. */
+static void edit_item(struct fsck_ctx *ctx, struct fsck_subvol *sv, enum edit op, uint64_t arg,
 		      const char *name)
 {
 	struct pmcfs_tree *rt = pmcfs_fs_roottab(ctx->fs);
@@ -70,9 +70,11 @@ static void edit_item(struct fsck_ctx *ctx, struct fsck_subvol *sv, enum edit op
 	} else if (!(rc = pmcfs_tree_lookup(ctx->fs, rt, &sv->key, buf, sizeof(buf), &size))) {
 		memcpy(&ri, buf, sizeof(ri));
 		if (op == EDIT_CLEAR_FLAGS)
-			pmcfs_set_root_item_flags(&ri, pmcfs_root_item_flags(&ri) & ~flags);
+			pmcfs_set_root_item_flags(&ri, pmcfs_root_item_flags(&ri) & ~arg);
 		if (op == EDIT_SET_FLAGS)
-			pmcfs_set_root_item_flags(&ri, pmcfs_root_item_flags(&ri) | flags);
+			pmcfs_set_root_item_flags(&ri, pmcfs_root_item_flags(&ri) | arg);
+		if (op == EDIT_NEXT_INO)
+			pmcfs_set_root_item_next_ino(&ri, arg);
 		if (op == EDIT_RENAME) {
 			size = sizeof(ri) + strlen(name);
 			pmcfs_set_root_item_name_len(&ri, strlen(name));
@@ -202,6 +204,8 @@ static void check_one(struct fsck_ctx *ctx, struct fsck_subvol *sv)
 {
 	bool is_default = sv->id == ctx->sb.root_subvol;
 	char name[PMCFS_NAME_MAX + 1];
+	struct pmcfs_subvol_info si;	/* as the repairs so far left it */
+	uint64_t need;
 
 	if (!sv->usable) {
 		if (fix_problem(ctx, PR_ROOT_ITEM_BAD, "key (%llu,%u,%llu): %u bytes, root block %llu, level %u",
@@ -258,6 +262,18 @@ static void check_one(struct fsck_ctx *ctx, struct fsck_subvol *sv)
 		if (fix_problem(ctx, PR_PARENT_MISSING, "subvolume %llu: parent %llu",
 				(unsigned long long)sv->id, (unsigned long long)sv->parent))
 			edit_item(ctx, sv, EDIT_SET_FLAGS, PMCFS_ROOT_PARENT_GONE, NULL);
+	}
+	/*
+	 * A new inode takes next_ino: one at or below an inode that exists
+	 * would be refused or, worse, reuse its number. The rightmost path
+	 * says where the inodes end.
+	 */
+	if (!sv->damaged && !pmcfs_subvol_info(ctx->fs, sv->id, &si) &&
+	    !pmcfs_tree_next_ino(ctx->fs, &si.root, &need) && si.next_ino < need) {
+		if (fix_problem(ctx, PR_NEXT_INO_LOW, "subvolume %llu \"%s\": next inode number %llu, "
+				"the largest in use is %llu", (unsigned long long)sv->id, sv->name,
+				(unsigned long long)si.next_ino, (unsigned long long)need - 1))
+			edit_item(ctx, sv, EDIT_NEXT_INO, need, NULL);
 	}
 	if ((sv->flags & PMCFS_ROOT_RDONLY) && sv->newer_blkno) {
 		if (fix_problem(ctx, PR_RDONLY_NEWER,

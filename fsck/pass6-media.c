@@ -141,6 +141,13 @@ int pass6_media(struct fsck_ctx *ctx)
 		out(ctx, "bad blocks not compared with the space map: it is damaged\n");
 		return 0;
 	}
+	ctx->bad_recorded = true;	/* here, not again from repair_begin */
+	record_free_bad(ctx, true);
+	return 0;
+}
+
+void record_free_bad(struct fsck_ctx *ctx, bool show_progress)
+{
 	for (size_t i = 0; i < ctx->nbadv && !fsck_cancelled; i++) {
 		uint64_t s = ctx->badv[i].start, e = s + ctx->badv[i].len;
 		if (s < ctx->sb.data_start)
@@ -149,7 +156,7 @@ int pass6_media(struct fsck_ctx *ctx)
 			e = ctx->sb.data_end;
 		if (s < e)
 			check_range(ctx, s, e);
-		progress(ctx, 6, i + 1, ctx->nbadv);
+		if (show_progress)
+			progress(ctx, 6, i + 1, ctx->nbadv);
 	}
-	return 0;
 }

@@ -100,7 +100,7 @@ bool vfix_problem(struct fsck_ctx *ctx, uint32_t code, const char *fmt, va_list 
 	}
 	if (p->flags & FATAL)
 		ctx->fatal = true;
-	if (!p->fix[0] || (p->flags & FATAL) || ctx->no_fix) {
+	if (!p->fix[0] || (p->flags & FATAL) || ctx->no_fix || ctx->fatal) {
 		/* An error nothing here can fix needs a human as much as one -p may not fix. */
 		if (ctx->mode == MODE_PREEN && !(p->flags & FATAL))
 			ctx->preen_unexpected = true;

@@ -95,6 +95,7 @@ X(0x5007, ROOT_SUBVOL_GONE,  SEV_ERROR,   0,          "the default subvolume is 
 X(0x5008, ROOT_ITEM_FLAGS,   SEV_ERROR,   PREEN_OK,   "root table item has unknown flags", "clear them") \
 X(0x5009, ROOT_NAME_BAD,     SEV_ERROR,   PREEN_OK,   "root table item name is malformed", "rename the subvolume to subvol-ID") \
 X(0x5010, DEFAULT_ROOT_BAD,  SEV_ERROR,   NO_DEFAULT, "the default subvolume's root block is unusable", "give it an empty root directory") \
+X(0x5011, NEXT_INO_LOW,      SEV_ERROR,   PREEN_OK,   "next inode number of the subvolume is not above its inodes", "raise it above them") \
 X(0x6001, DATA_ON_BAD,       SEV_ERROR,   NO_DEFAULT, "referenced blocks lie on bad media", "move the data off them") \
 X(0x6002, BAD_NOT_RECORDED,  SEV_ERROR,   PREEN_OK,   "bad blocks are not recorded in the space map", "record them")
 

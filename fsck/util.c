@@ -185,7 +185,19 @@ void progress_end(struct fsck_ctx *ctx)
 
 int repair_begin(struct fsck_ctx *ctx, struct pmcfs_trans **tx)
 {
-	int rc = pmcfs_trans_begin(ctx->fs, tx);
+	int rc;
+
+	/*
+	 * Before the first repair writes anything, the free blocks on the
+	 * bad-block list are recorded bad (P6.002, as pass 6 would), so that
+	 * no repair allocates one: a write to a bad pmem block fails where
+	 * the poison cannot be cleared, and is unwise where it can.
+	 */
+	if (!ctx->bad_recorded && ctx->have_badlist && !ctx->sm_damaged && !ctx->space_risky) {
+		ctx->bad_recorded = true;	/* before: the records are repairs too */
+		record_free_bad(ctx, false);
+	}
+	rc = pmcfs_trans_begin(ctx->fs, tx);
 
 	if (rc)
 		error("cannot start a repair transaction on %s: %s", ctx->device, pmcfs_strerror(rc));
@@ -200,9 +212,15 @@ int repair_commit(struct fsck_ctx *ctx, struct pmcfs_trans *tx, const char *what
 		pmcfs_trans_abort(tx);
 	else
 		rc = pmcfs_trans_commit(tx);
-	if (rc)
+	if (rc) {
 		error("cannot %s on %s: %s", what, ctx->device, pmcfs_strerror(rc));
-	else {
+		/* Every later repair would fail the same way: stop, as e2fsck does. */
+		if (pmcfs_fs_broken(ctx->fs)) {
+			error("%s: a write failed during a commit: stopping. The device holds the last "
+			      "commit that completed; run fsck.pmcfs again", ctx->device);
+			ctx->fatal = true;
+		}
+	} else {
 		ctx->modified = true;
 		ctx->commit = *pmcfs_fs_commit(ctx->fs);	/* a restart walks the new roots */
 	}

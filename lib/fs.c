@@ -118,6 +118,7 @@ const struct pmcfs_sb_info *pmcfs_fs_sb(const struct pmcfs_fs *fs) { return &fs-
 const struct pmcfs_commit_info *pmcfs_fs_commit(const struct pmcfs_fs *fs) { return &fs->commit; }
 struct pmcfs_dev *pmcfs_fs_dev(const struct pmcfs_fs *fs) { return fs->dev; }
 uint64_t pmcfs_fs_free_blocks(const struct pmcfs_fs *fs) { return fs->free_blocks; }
+bool pmcfs_fs_broken(const struct pmcfs_fs *fs) { return fs->broken; }
 struct pmcfs_tree *pmcfs_fs_roottab(struct pmcfs_fs *fs) { return &fs->roottab; }
 struct pmcfs_tree *pmcfs_fs_spacemap(struct pmcfs_fs *fs) { return &fs->spacemap; }
 uint64_t pmcfs_trans_generation(const struct pmcfs_trans *tx) { return tx->gen; }

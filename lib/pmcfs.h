@@ -244,6 +244,8 @@ const struct pmcfs_sb_info *pmcfs_fs_sb(const struct pmcfs_fs *fs);
 const struct pmcfs_commit_info *pmcfs_fs_commit(const struct pmcfs_fs *fs);
 struct pmcfs_dev *pmcfs_fs_dev(const struct pmcfs_fs *fs);
 uint64_t pmcfs_fs_free_blocks(const struct pmcfs_fs *fs);	/* incl. this txn */
+/* A commit failed while writing: no transaction until the fs is reopened. */
+bool pmcfs_fs_broken(const struct pmcfs_fs *fs);
 
 /* ---- keys and raw blocks ------------------------------------------------------- */
 

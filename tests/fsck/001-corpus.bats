@@ -131,6 +131,10 @@ same_but_zeros() {
 	run_case 025-owner-node
 }
 
+@test "026-extent-bad: An extent item cut to 10 bytes: deleted from every tree." {
+	run_case 026-extent-bad
+}
+
 @test "030-leaked: An extent becomes a hole (0 blocks): its data blocks are counted but" {
 	run_case 030-leaked
 }
@@ -447,4 +451,16 @@ PY
 	cd "$BATS_TEST_TMPDIR"
 	cmp test.img xfs.orig
 	[ "$(blkid -p -o value -s TYPE test.img)" = xfs ]
+}
+
+@test "100-next-ino-low: Snapshot 258's next inode number is set back to 257: raised above its inodes." {
+	run_case 100-next-ino-low
+	cd "$BATS_TEST_TMPDIR"
+	"$NS" pre.img sums 258 | cmp - <("$NS" test.img sums 258)
+	# Above every inode the snapshot holds.
+	local b o next max
+	read -r b o < <(rootitem 258)
+	next=$("$POKE" test.img r64 "$b" $((o + 64)))
+	max=$("$NS" test.img sums 258 | grep -v '^#' | awk '{ print $1 }' | sort -n | tail -1)
+	[ "$next" -gt "$max" ] && [ "$max" -gt 257 ]
 }

@@ -651,6 +651,44 @@ t_badblocks_sysfs() {
 	exits 0 "$FSCK" -n "$FSDAX"
 }
 
+# A tree block that cannot be read: the pmem driver fails reads of sectors
+# on the namespace's bad-block list, so this is a real EIO from the device,
+# the one way to P2.011 (BLOCK_UNREADABLE): an image file always reads.
+# The free blocks where the repair would allocate are bad too, and the
+# emulated NVDIMM cannot clear poison, so a write to one fails: fsck must
+# record them bad (P6.002) before the cut writes anything. -y cuts the
+# block out and names the files it held; a second -n is clean.
+t_fsck_unreadable_block() {
+	need mkfs.pmcfs fsck.pmcfs pmcfs-dump
+	local bb=/sys/block/${RAW#/dev/}/badblocks blk free i
+	zap "$RAW"
+	mkdir -p "$WORK/ub"
+	for i in $(seq 1 400); do echo "file $i" >"$WORK/ub/f$i"; done
+	ok "$MKFS" -f -d "$WORK/ub" "$RAW"
+	ok "$DUMP" tree 256 "$RAW"
+	blk=$(awk '/fs tree leaf/ { b = $2 } END { print b }' <<<"$out") # the last leaf
+	[[ $blk =~ ^[0-9]+$ ]] || fail "no leaf of subvolume 256 found"
+	ok "$DUMP" alloc "$RAW"
+	free=$(awk '$4 == "free" && $2 >= 256 { print $1; exit }' <<<"$out") # where new blocks go
+	[[ $free =~ ^[0-9]+$ ]] || fail "no free run of 256 blocks"
+	echo "$((blk * 8)) 8" >"$bb"
+	echo "$((free * 8)) $((128 * 8))" >"$bb"
+	if dd if="$RAW" of=/dev/null bs=4k skip="$blk" count=1 status=none 2>/dev/null; then
+		fail "reading the injected bad block succeeded"
+	fi
+	exits 4 "$FSCK" -n "$RAW"
+	has "^P2\.011 error: tree block cannot be read: block $blk in the subvolume 256"
+	exits 1 "$FSCK" -y "$RAW"
+	has "^P6\.002 error: bad blocks are not recorded in the space map: blocks $free-$((free + 127))\. Record them\? yes"
+	has "^cut out of subvolume 256 \"\": block $blk and everything under it"
+	has '^lost data: subvolume 256: /f[0-9]+ '
+	hasnt 'Input/output error'
+	exits 0 "$FSCK" -n "$RAW"
+	ok "$DUMP" alloc "$RAW"
+	has "^summary: .* 129 bad"
+	"$DUMP" cat /f1 "$RAW" | cmp - "$WORK/ub/f1" || fail "/f1, in the first leaf, differs"
+}
+
 t_badblocks_sysfs_super() {
 	need mkfs.pmcfs
 	echo "0 8" >"/sys/block/${RAW#/dev/}/badblocks" # block 0: the superblock
@@ -661,7 +699,7 @@ t_badblocks_sysfs_super() {
 TESTS=(namespaces xfs_dax_reflink mkfs_fsdax fsdax_alignment mkfs_devdax mkfs_raw
 	mounted_xfs mounted_pmcfs fsck_foreign_fs unit_test_dev populate_extract_fsdax populate_extract_devdax
 	reflink_xfs_dax reflink_image_devdax badblocks_list badblocks_sysfs_file badblocks_sysfs
-	badblocks_sysfs_super)
+	fsck_unreadable_block badblocks_sysfs_super)
 
 # ---------------------------------------------------------------- run
 # tests/vm/known-failures: "NAME reason" lines for bugs that are reported but
