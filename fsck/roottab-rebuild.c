@@ -374,7 +374,8 @@ static void assign(struct rebuild *r)
 			r->cand[n++] = r->cand[i];
 	r->ncand = n;
 	/* The newest root of an owner is that owner's own tree, as last written. */
-	qsort(r->cand, r->ncand, sizeof(*r->cand), cmp_newest);
+	if (r->ncand > 1)
+		qsort(r->cand, r->ncand, sizeof(*r->cand), cmp_newest);
 	for (size_t i = 0; i < r->ncand; i++)
 		while (r->cand[i].refs && old_entry(r, &r->cand[i], false))
 			r->cand[i].refs--;

@@ -91,3 +91,7 @@ regress() {
 @test "fuzz regression 010: a subvolume whose root item pass 5 repairs gets its namespace checked in the same -y run" {
 	regress 010-root-item-ns-unchecked.patch
 }
+
+@test "fuzz regression 011: a damaged root table and no subvolume root to find: the rebuild sorts nothing" {
+	regress 011-roottab-no-root-found.patch
+}
