@@ -30,6 +30,10 @@
 
 enum { HINT_ORPHAN, HINT_OLDER };	/* where an old entry was read */
 
+/* New entries for one root block, and in all. */
+#define MAX_SHARING	1024
+#define MAX_ENTRIES	16384
+
 static const char *const hint_source[] = {
 	[HINT_ORPHAN] = "its entry, from a root table block the damage cut off",
 	[HINT_OLDER] = "its entry in the older commit",
@@ -393,9 +397,16 @@ static void assign(struct rebuild *r)
 			new_entry(r, &r->cand[i], r->ctx->sb.root_subvol);
 			r->cand[i].refs--;
 		}
+	/*
+	 * A count on a root is only a claim of the space map: bounded, so a
+	 * damaged count cannot make the table huge. References left over are
+	 * an over-count the recount after the rebuild reports and fixes.
+	 */
 	for (size_t i = r->ncand; i-- > 0;)
-		for (; r->cand[i].refs; r->cand[i].refs--)
+		for (uint32_t k = 0; r->cand[i].refs && k < MAX_SHARING && r->nout < MAX_ENTRIES; k++) {
 			new_entry(r, &r->cand[i], r->max_id + 1);
+			r->cand[i].refs--;
+		}
 }
 
 static void report(const struct rebuild *r, size_t nkept, bool done)

@@ -319,6 +319,22 @@ same_but_zeros() {
 	"$DUMP" super test.img | grep -Eq '^ *root_subvol +256$'
 }
 
+@test "069-roottab-scan, bounded: a space map count of 3000 on the default root makes 1024 more entries, not 3000" {
+	cd "$BATS_TEST_TMPDIR"
+	local start len count owner leaf off st=0
+	aged
+	read -r start len count owner leaf off < <("$POKE" test.img run "$(tree_root 256)")
+	"$POKE" test.img w32 "$leaf" $((off + 8)) 3000
+	"$POKE" test.img raw8 "$(tree_root roottab)" 300 1
+	"$POKE" test.img raw8 "$(older_roottab)" 300 1
+	"$FSCK" -fy test.img >y.out 2>&1 || st=$?
+	[ "$st" = 1 ] || { cat y.out; return 1; }
+	grep -q "^P2.017 error: .*: 0 entries kept, 1028 found" y.out
+	[ "$(grep -c '^recovered subvolume' y.out)" = 1028 ]
+	grep -q '^P3.002 error: space map count above the references found' y.out
+	"$FSCK" -fn test.img >n.out 2>&1 || { cat n.out; return 1; }
+}
+
 @test "070-ns-item-stray: An item of a type no inode has (9) under inode /d00/n0-0." {
 	run_case 070-ns-item-stray
 }
