@@ -190,10 +190,11 @@ static int scan(struct rebuild *r)
 	uint32_t size;
 	int rc;
 
-	for (size_t i = 0; i < ctx->datarefs.n; i++)	/* data of the walked trees */
-		for (uint64_t b = 0; b < ctx->datarefs.v[i].len; b++)
-			if (ctx->datarefs.v[i].start + b < ctx->nblocks)
-				bit_set(r->skip, ctx->datarefs.v[i].start + b);
+	for (size_t i = 0; i < ctx->datarefs.n; i++) {	/* data of the walked trees */
+		uint64_t b = ctx->datarefs.v[i].start, e = b + ctx->datarefs.v[i].len;
+		for (; b < e && b < ctx->nblocks; b++)
+			bit_set(r->skip, b);
+	}
 	if ((rc = pmcfs_iter_start(ctx->fs, pmcfs_fs_spacemap(ctx->fs), &first, &it)))
 		return rc;
 	while (!fsck_cancelled && (rc = pmcfs_iter_next(it, &k, &body, &size)) > 0) {
