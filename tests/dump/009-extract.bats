@@ -107,9 +107,11 @@ setup() {
 	mkdir -p "$s/zdir"
 	echo pwned >"$s/zdir/pwned"
 	ln -s "$OUTSIDE" "$s/esc"
-	ln -s x "$s/esc2"
+	ln -s "$OUTSIDE" "$s/esc2"
 	"$MKFS" -q -s 256M --populate "$s" "$img"
-	# esc2 (after esc in readdir order) becomes a second "esc", naming
+	# esc2 becomes a second "esc", and the later of the two in index order
+	# (populate copies in the host's inode order, which a busy machine may
+	# reverse: both are the same symlink, so it does not matter) names
 	# zdir's directory; zdir's own entry is made invalid so that the
 	# directory is first reached through it
 	"$CRAFT" "$img" rename / esc2 "$(hex esc)"
