@@ -435,6 +435,12 @@ static void rebuild(struct fsck_ctx *ctx, struct sweep *sw)
 	put_run(ctx, ctx->sb.data_end, ctx->nblocks - ctx->sb.data_end, 1, PMCFS_OWNER_SUPER);
 	for (size_t i = 0; i < ctx->smrefs.n; i++)
 		keep[i] = (struct pmcfs_badrange){ ctx->smrefs.v[i].start, ctx->smrefs.v[i].len };
+	/*
+	 * The runs record the free bad blocks themselves (put_free), and
+	 * keep[] names the map the walk saw: repair_begin must not commit a
+	 * new one first.
+	 */
+	ctx->bad_recorded = true;
 	rc = repair_begin(ctx, &tx);
 	if (!rc) {
 		rc = pmcfs_space_rebuild(tx, ctx->runs, ctx->nruns, keep, ctx->smrefs.n);

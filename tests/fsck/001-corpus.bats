@@ -179,6 +179,13 @@ same_but_zeros() {
 	run_case 040-free-count
 }
 
+@test "041-leaked-bad-listed: Leaked blocks and free blocks on the bad-block list: the rebuild records them bad." {
+	run_case 041-leaked-bad-listed
+	cd "$BATS_TEST_TMPDIR"
+	! grep -q '^P6.002' fsck.y.out
+	grep -q '^2 free blocks on the bad-block list recorded as bad$' fsck.y.out
+}
+
 @test "050-root-item-bad: Snapshot 257's root item has a nonzero key offset: unusable. The entry" {
 	run_case 050-root-item-bad
 }
