@@ -28,21 +28,23 @@ run_ok() {
 	fi
 }
 
-# Loop devices made by a test are detached in teardown through this list.
-LOOPS=()
+# Loop devices made by a test are detached in teardown through a list in
+# a file: make_loop runs in a $(...) subshell, where a shell array would
+# be lost (every device used to stay attached to its deleted image).
 make_loop() {	# make_loop FILE -> prints /dev/loopN
 	local dev
 	dev=$(losetup --find --show "$1") || return 1
-	LOOPS+=("$dev")
+	echo "$dev" >>"$BATS_TEST_TMPDIR/.loops"
 	echo "$dev"
 }
 cleanup_loops() {
 	local d
-	for d in "${LOOPS[@]}"; do
+	[ -f "$BATS_TEST_TMPDIR/.loops" ] || return 0
+	while read -r d; do
 		umount "$d" 2>/dev/null || true
 		losetup -d "$d" 2>/dev/null || true
-	done
-	LOOPS=()
+	done <"$BATS_TEST_TMPDIR/.loops"
+	rm -f "$BATS_TEST_TMPDIR/.loops"
 }
 
 json_ok() {	# json_ok STRING: valid JSON?
